@@ -1,0 +1,1 @@
+"""The durable SQLite queue (outbox, inbox, events). Built in the gateway issue."""
