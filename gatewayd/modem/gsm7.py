@@ -55,7 +55,7 @@ _EXTENSION_DECODE: dict[int, str] = {code: ch for ch, code in GSM7_EXTENSION.ite
 # 23.038 annex A.2: single shift tables (decode only). Both keep the default extension characters.
 _SINGLE_SHIFT_TURKISH: dict[int, str] = {
     **_EXTENSION_DECODE,
-    0x47: "Ğ", 0x49: "İ", 0x53: "Ş", 0x63: "ç", 0x67: "ğ", 0x69: "ı", 0x73: "ş",
+    0x47: "Ğ", 0x49: "İ", 0x53: "Ş", 0x63: "ç", 0x67: "ğ", 0x69: "ı", 0x73: "ş",  # noqa: RUF001
 }
 _SINGLE_SHIFT_SPANISH: dict[int, str] = {
     **_EXTENSION_DECODE,

@@ -13,6 +13,8 @@ Decisions worth knowing:
 - 8-bit user data: ``data`` holds the raw octets (without UDH) and ``text`` is their upper-case hex,
   so the text column never holds undecodable bytes. Compressed user data (23.038 clause 4 bit 5) is
   handled the same way (``compressed=True``; ``encoding="8bit"``) because we cannot decompress it.
+- GSM-7 user data: ``data`` holds the septet values, one per byte (escapes included), not the packed
+  octets, so nothing downstream needs to know about fill bits.
 - UCS2 is decoded as UTF-16-BE so emoji survive as surrogate pairs; a lone surrogate (a phone that
   split a pair across parts, or garbage) becomes U+FFFD instead of raising. ``data`` keeps the raw
   octets, so the reassembler can rejoin a pair split across parts.
@@ -564,7 +566,8 @@ def _read_user_data(reader: _Reader, udhi: bool, coding: DataCoding) -> _UserDat
         if count < 0:
             raise PduError("UDH is longer than the user data length")
         septets = unpack_septets(octets[body_start:], count, fill)
-        return _UserData(decode_septets(septets, single_shift=single_shift), bytes(septets), udh, concat, ports)
+        text = decode_septets(septets, single_shift=single_shift)
+        return _UserData(text, bytes(septets), udh, concat, ports)
     body = octets[body_start:]
     if coding.encoding == "ucs2" and not coding.compressed:
         if len(body) % 2:
