@@ -72,6 +72,8 @@ class Prompt:
     """Write "> " and hand what the client types up to Ctrl-Z to ``complete``."""
 
     complete: Callable[[str], Reply]
+    text_mode: bool = False
+    """Text mode: CR inside the text starts a new line and a new prompt (27.005 3.5.1)."""
 
 
 @dataclass

@@ -1,0 +1,348 @@
+"""The ``Emulator``: one network, its modems and endpoints, served by one loop thread.
+
+One thread runs a ``selectors`` loop and a timer heap; every modem, endpoint and the network live on
+it, so none of them needs a lock. Other threads (tests, the daemon, the CLI) call the public methods,
+which marshal the work into the loop through a socketpair wake-up and wait for the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+from gatewayd.emulator.control import ControlServer
+from gatewayd.emulator.endpoints import PtyEndpoint, TcpEndpoint
+from gatewayd.emulator.identity import default_iccid, default_imei, default_imsi
+from gatewayd.emulator.modem import EmulatedModem
+from gatewayd.emulator.network import EmulatedNetwork
+from gatewayd.emulator.profiles import Quirks, resolve_profile
+from gatewayd.emulator.timers import TimerHeap
+
+LOGGER = logging.getLogger(__name__)
+
+CALL_TIMEOUT = 10.0
+"""Seconds a public method waits for the loop thread before giving up (the loop is stuck)."""
+STOP_TIMEOUT = 5.0
+MODEM_FAULTS = frozenset({"hang", "cms_error", "garbage", "no_network", "report_status"})
+FAULT_KINDS = MODEM_FAULTS | {"disconnect"}
+
+T = TypeVar("T")
+
+
+@dataclass
+class ModemHandle:
+    """What the outside sees of one emulated modem: where to reach it, and the modem itself."""
+
+    modem: EmulatedModem
+    link: str | None = None
+    pty: PtyEndpoint | None = None
+    tcp: TcpEndpoint | None = None
+
+    @property
+    def modem_id(self) -> str:
+        return self.modem.modem_id
+
+    @property
+    def number(self) -> str:
+        return self.modem.number
+
+    @property
+    def imei(self) -> str:
+        return self.modem.imei
+
+    @property
+    def device_path(self) -> str | None:
+        """The current pty slave (None while disconnected by a fault)."""
+        return None if self.pty is None or self.pty.closed else self.pty.slave_path
+
+    @property
+    def tcp_address(self) -> tuple[str, int] | None:
+        return self.tcp.address if self.tcp else None
+
+    @property
+    def url(self) -> str | None:
+        """A pyserial URL for the TCP endpoint ("socket://host:port"), None without one."""
+        if self.tcp is None:
+            return None
+        host, port = self.tcp.address
+        return f"socket://{host}:{port}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.modem_id, "number": self.number, "imei": self.imei, "iccid": self.modem.sim.iccid,
+                "profile": self.modem.quirks.name, "device": self.device_path, "link": self.link,
+                "url": self.url}
+
+
+class Emulator:
+    """An emulated network of modems. Thread-safe public API; also a context manager."""
+
+    def __init__(self, log_path: str | None = None, *, control: tuple[str, int] | None = None,
+                 seed: int | None = None) -> None:
+        self._timers = TimerHeap()
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, self._woken)
+        self._calls: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
+        self._calls_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._seed = seed
+        self.network = EmulatedNetwork(self._timers, log_path)
+        self.modems: list[ModemHandle] = []
+        self._control_request = control
+        self._control: ControlServer | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        if self._thread is not None:
+            raise RuntimeError("emulator already started")
+        if self._control_request is not None:
+            host, port = self._control_request
+            self._control = ControlServer(self._selector, host, port, self.dispatch)
+        for handle in self.modems:
+            handle.modem.power_on()
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="gatewayd-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the loop and release every pty, socket and the log (also when never started)."""
+        if self._selector.get_map() is None:
+            return  # already stopped
+        self._call(self._shutdown)
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT)
+            self._thread = None
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def control_address(self) -> tuple[str, int] | None:
+        return self._control.address if self._control else None
+
+    # -- the loop --------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while self._running:
+            events = self._selector.select(self._timers.next_delay())
+            for key, mask in events:
+                self._guard(key.data, mask)
+            self._guard(self._timers.run_due)
+        LOGGER.info("emulator loop stopped")
+
+    @staticmethod
+    def _guard(step: Callable[..., object], *args: object) -> None:
+        try:
+            step(*args)
+        except Exception:  # one bad event must not stop every modem
+            LOGGER.exception("emulator loop step failed")
+
+    def _woken(self, mask: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self._wake_r.recv(4096)
+        while True:
+            with self._calls_lock:
+                if not self._calls:
+                    return
+                fn, future = self._calls.popleft()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the loop thread and return its result (directly when not running yet)."""
+        if self._thread is None or threading.current_thread() is self._thread:
+            return fn()
+        future: Future[T] = Future()
+        with self._calls_lock:
+            self._calls.append((fn, future))
+        with contextlib.suppress(BlockingIOError):
+            self._wake_w.send(b"\0")
+        return future.result(CALL_TIMEOUT)
+
+    def _shutdown(self) -> None:
+        self._running = False
+        for handle in self.modems:
+            handle.modem.power_off()
+            if handle.pty is not None:
+                handle.pty.close(remove_link=True)
+            if handle.tcp is not None:
+                handle.tcp.close()
+        if self._control is not None:
+            self._control.close()
+        self.network.close()
+
+    # -- modems ----------------------------------------------------------------------------------------
+
+    def add_modem(self, number: str, *, imei: str | None = None, iccid: str | None = None,
+                  imsi: str | None = None, profile: str | Quirks = "generic", pin: str | None = None,
+                  send_latency: float = 0.0, modem_id: str | None = None, pty: str | None = None,
+                  listen: tuple[str, int] | None = None) -> ModemHandle:
+        """Add a modem (before or after start). It always gets a pty; ``pty`` names a symlink to it."""
+        quirks = resolve_profile(profile)
+
+        def add() -> ModemHandle:
+            index = len(self.modems) + 1
+            mid = modem_id or f"modem{index}"
+            if any(h.modem_id == mid for h in self.modems):
+                raise ValueError(f"modem id {mid!r} already used")
+            modem = EmulatedModem(
+                modem_id=mid, number=number, imei=imei or default_imei(index),
+                iccid=iccid or default_iccid(index), imsi=imsi or default_imsi(index), quirks=quirks,
+                scheduler=self._timers, network=self.network, pin=pin, send_latency=send_latency,
+                seed=None if self._seed is None else self._seed + index)
+            self.network.attach(modem)
+            handle = ModemHandle(modem=modem, link=pty)
+            modem.sink = lambda data: self._to_host(handle, data)
+            handle.pty = PtyEndpoint(mid, self._selector, modem.feed, pty)
+            if listen is not None:
+                handle.tcp = TcpEndpoint(mid, self._selector, modem.feed, *listen)
+            self.modems.append(handle)
+            if self._thread is not None:
+                modem.power_on()
+            return handle
+
+        return self._call(add)
+
+    @staticmethod
+    def _to_host(handle: ModemHandle, data: bytes) -> None:
+        if handle.pty is not None:
+            handle.pty.write(data)
+        if handle.tcp is not None:
+            handle.tcp.write(data)
+
+    def _find(self, target: str | None) -> ModemHandle:
+        if not self.modems:
+            raise ValueError("no modems")
+        if target is None:
+            return self.modems[0]
+        for handle in self.modems:
+            if target in (handle.modem_id, handle.number, handle.imei):
+                return handle
+        raise ValueError(f"no modem {target!r}")
+
+    def modem(self, target: str | None = None) -> ModemHandle:
+        return self._find(target)
+
+    # -- network and faults ----------------------------------------------------------------------------
+
+    def deliver(self, to_number: str | None, from_number: str, text: str) -> int:
+        """An SMS from the outside world to an emulated modem; returns the number of parts."""
+        return self._call(
+            lambda: self.network.deliver_external(self._find(to_number).number, from_number, text))
+
+    def sent(self) -> list[dict[str, Any]]:
+        """Every part the SMSC accepted, in order (the same records as the --log file)."""
+        return self._call(lambda: [dict(record) for record in self.network.log.records])
+
+    def fault(self, target: str | None, kind: str, code: int | None = None, count: int | None = None,
+              seconds: float | None = None) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r} (known: {', '.join(sorted(FAULT_KINDS))})")
+
+        def apply() -> None:
+            handle = self._find(target)
+            if kind == "disconnect":
+                self._disconnect(handle)
+            else:
+                handle.modem.fault(kind, code=code, count=count, seconds=seconds)
+
+        self._call(apply)
+
+    def clear(self, target: str | None = None) -> None:
+        """Clear the faults of one modem, or of all."""
+
+        def apply() -> None:
+            for handle in [self._find(target)] if target else self.modems:
+                handle.modem.clear_faults()
+
+        self._call(apply)
+
+    def _disconnect(self, handle: ModemHandle) -> None:
+        LOGGER.info("modem %s: fault: disconnect", handle.modem_id)
+        if handle.pty is not None:
+            handle.pty.close()
+        if handle.tcp is not None:
+            handle.tcp.drop_client()
+
+    def reconnect(self, target: str | None = None) -> str:
+        """A fresh pty for a disconnected modem (same IMEI/ICCID; the symlink is re-pointed)."""
+
+        def apply() -> str:
+            handle = self._find(target)
+            if handle.pty is not None:
+                handle.pty.close()
+            handle.pty = PtyEndpoint(handle.modem_id, self._selector, handle.modem.feed, handle.link)
+            handle.modem.reset_settings()
+            handle.modem.power_on()
+            return handle.pty.slave_path
+
+        return self._call(apply)
+
+    def status(self) -> list[dict[str, Any]]:
+        return self._call(lambda: [{**h.describe(), **h.modem.status()} for h in self.modems])
+
+    # -- control port ----------------------------------------------------------------------------------
+
+    def dispatch(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One control request (already on the loop thread). ValueError/KeyError become error replies."""
+        op = request.get("op")
+        target = request.get("modem")
+        if op == "deliver":
+            to = request.get("to") or target
+            parts = self.deliver(to, str(request["from"]), str(request["text"]))
+            return {"ok": True, "parts": parts}
+        if op == "sent":
+            return {"ok": True, "messages": self.sent()}
+        if op == "fault":
+            self.fault(target, str(request["kind"]), code=_opt_int(request, "code"),
+                       count=_opt_int(request, "count"), seconds=_opt_float(request, "seconds"))
+            return {"ok": True}
+        if op == "clear":
+            self.clear(target)
+            return {"ok": True}
+        if op == "reconnect":
+            return {"ok": True, "device": self.reconnect(target)}
+        if op == "status":
+            return {"ok": True, "modems": self.status()}
+        raise ValueError(f"unknown op {op!r}")
+
+
+def _opt_int(request: dict[str, Any], key: str) -> int | None:
+    value = request.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{key} must be a number")
+    return int(value)
+
+
+def _opt_float(request: dict[str, Any], key: str) -> float | None:
+    value = request.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{key} must be a number")
+    return float(value)
