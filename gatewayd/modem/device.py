@@ -42,6 +42,7 @@ from gatewayd.modem.pdu import (
     encode_submit,
     plan_text,
 )
+from gatewayd.modem.pinguard import RejectedPins
 from gatewayd.modem.refcounter import MemoryReferenceCounter, ReferenceSource
 from gatewayd.modem.result_codes import CME_BUSY
 from gatewayd.modem.session import AtResponse, AtSession, Urc
@@ -153,14 +154,20 @@ class Modem:
     """The logic for one modem over an :class:`AtSession` (which the caller opened and started)."""
 
     def __init__(self, session: AtSession, *, modem_id: str, settings: ModemSettings | None = None,
-                 references: ReferenceSource | None = None, stop: threading.Event | None = None) -> None:
+                 references: ReferenceSource | None = None, stop: threading.Event | None = None,
+                 on_event: Callable[[Urc], None] | None = None, rejected_pins: RejectedPins | None = None
+                 ) -> None:
+        """``on_event`` receives unsolicited codes on the session's reader thread (it must not block);
+        by default they are queued on ``self.events`` for whoever owns the modem."""
         self.session = session
         self.modem_id = modem_id
         self.settings = settings or ModemSettings()
         self.references = references or MemoryReferenceCounter()
+        self.rejected_pins = rejected_pins or RejectedPins()
         self.identity = Identity()
         self.sim_state: str | None = None
         self.events: queue.SimpleQueue[Urc] = queue.SimpleQueue()
+        self._on_event = on_event or self.events.put
         self._stop = stop or threading.Event()
         self._needs_cnma = False
         self._read_storage: str | None = None
@@ -177,7 +184,7 @@ class Modem:
             except ValueError:
                 LOGGER.warning("modem %s: unreadable +CUSD %r", self.modem_id, urc.header)
             return
-        self.events.put(urc)
+        self._on_event(urc)
 
     def close(self) -> None:
         self._unsubscribe()
@@ -286,6 +293,9 @@ class Modem:
         pin = self.settings.pin
         if not pin:
             raise SimPinRequiredError(f"modem {self.modem_id}: SIM PIN required and none configured")
+        if self.rejected_pins.is_rejected(self.modem_id, pin):
+            raise SimPinRejectedError(
+                f"modem {self.modem_id}: the SIM rejected this PIN before; not trying it again")
         attempts = self.pin_attempts()
         if attempts is not None and attempts < MIN_PIN_ATTEMPTS:
             raise SimPinAttemptsLowError(
@@ -294,8 +304,8 @@ class Modem:
             self.at(f'AT+CPIN="{pin}"', timeout=CPIN_TIMEOUT)
         except CmeError as exc:
             if exc.code in (12, 16):
-                # Never retried: the next start would burn another attempt with the same wrong PIN.
-                self.settings.pin = None
+                # Never retried, not even after a restart: each try burns one of the SIM's attempts.
+                self.rejected_pins.record(self.modem_id, pin)
                 raise SimPinRejectedError(f"modem {self.modem_id}: SIM rejected the configured PIN") from exc
             raise
         LOGGER.info("modem %s: PIN accepted, waiting for the SIM", self.modem_id)

@@ -111,8 +111,9 @@ def test_single_part_submit_identical_to_gsmmodem(text: str, destination: str, r
                                                   srr: bool) -> None:
     # BMP only: gsmmodem's encodeUcs2 writes ord(c) into two octets and crashes on astral characters.
     # "§" and form feed are pinned separately below (gsmmodem's tables lack them); its table puts a
-    # backtick at 0x5F where "§" belongs, so it would encode "`" as GSM-7 instead of UCS2.
-    assume(len(plan_text(text)[1]) == 1 and not set(text) & {"§", "\f", "ÿ", "`"})
+    # backtick at 0x5F where "§" belongs, so it would encode "`" as GSM-7 instead of UCS2; and it packs
+    # a literal ESC character as septet 0x1B, which every receiver reads as an escape, not as text.
+    assume(len(plan_text(text)[1]) == 1 and not set(text) & {"§", "\f", "ÿ", "`", "\x1b"})
     (ours,) = encode_submit(destination, text, message_reference=reference, request_status_report=srr)
     (theirs,) = encodeSmsSubmitPdu(destination, text, reference=reference, requestStatusReport=srr)
     assert ours.hex == bytes(theirs.data).hex().upper()
@@ -165,6 +166,9 @@ def test_documented_differences_from_gsmmodem_encoder() -> None:
     (ours,) = encode_submit("+15550001", "`")
     (theirs,) = encodeSmsSubmitPdu("+15550001", "`", requestStatusReport=False)
     assert ours.encoding == "ucs2" and bytes(theirs.data)[-1] == 0x5F
+    (ours,) = encode_submit("+15550001", "\x1b")
+    (theirs,) = encodeSmsSubmitPdu("+15550001", "\x1b", requestStatusReport=False)
+    assert ours.encoding == "ucs2" and bytes(theirs.data)[-1] == 0x1B
     # Its extension table keys form feed as "ÿ" with an int value, so "ÿ" crashes the encoder.
     with pytest.raises(TypeError):
         encodeSmsSubmitPdu("+15550001", "ÿ")

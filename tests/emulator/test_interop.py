@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from gsmmodem.modem import GsmModem
@@ -40,5 +41,11 @@ def test_gsmmodem_connects_sends_and_receives() -> None:
             assert emu.deliver(A, "+4911111", "inbound ünïcode ☃") == 1
             assert arrived.wait(WAIT)
             assert [(s.number, s.text) for s in received] == [("+4911111", "inbound ünïcode ☃")]
+            # gsmmodem deletes the message (AT+CMGD) on its own thread after the callback returns:
+            # wait for that before closing, or its thread dies writing to a closed port.
+            deadline = time.monotonic() + WAIT
+            while emu.status()[0]["storage"]["SM"][0] and time.monotonic() < deadline:
+                arrived.wait(0.05)
+            assert emu.status()[0]["storage"]["SM"][0] == 0
         finally:
             client.close()
