@@ -13,6 +13,7 @@ import logging
 import socket
 
 import serial
+import serial.rfc2217
 
 from gatewayd.modem.errors import PortBusyError, PortError, PortNotFoundError
 
@@ -34,9 +35,13 @@ def open_port(url: str, *, baudrate: int = 115200, rtscts: bool = False, xonxoff
     """Open ``url`` with a bounded read timeout, or raise PortBusyError / PortNotFoundError / PortError."""
     try:
         port = serial.serial_for_url(url, do_not_open=True, baudrate=baudrate, rtscts=rtscts,
-                                     xonxoff=xonxoff, timeout=READ_TIMEOUT, write_timeout=WRITE_TIMEOUT)
+                                     xonxoff=xonxoff, timeout=READ_TIMEOUT)
     except (ValueError, serial.SerialException) as exc:
         raise PortError(url, f"invalid port URL ({exc})") from exc
+    # pyserial's rfc2217 client refuses any write timeout at open (NotImplementedError); there the
+    # socket's send buffer bounds a write instead.
+    if not isinstance(port, serial.rfc2217.Serial):
+        port.write_timeout = WRITE_TIMEOUT
     # Only the local POSIX/Windows class implements locking; URL handlers would ignore or reject it.
     if exclusive and isinstance(port, serial.Serial):
         port.exclusive = True
