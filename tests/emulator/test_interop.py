@@ -42,10 +42,11 @@ def test_gsmmodem_connects_sends_and_receives() -> None:
             assert arrived.wait(WAIT)
             assert [(s.number, s.text) for s in received] == [("+4911111", "inbound ünïcode ☃")]
             # gsmmodem deletes the message (AT+CMGD) on its own thread after the callback returns:
-            # wait for that before closing, or its thread dies writing to a closed port.
+            # wait for that before closing, or its thread dies writing to a closed port. It keeps
+            # messages in "ME" (its AT+CPMS choice), so watch "MT" (SM and ME together).
             deadline = time.monotonic() + WAIT
-            while emu.status()[0]["storage"]["SM"][0] and time.monotonic() < deadline:
+            while emu.status()[0]["storage"]["MT"][0] and time.monotonic() < deadline:
                 arrived.wait(0.05)
-            assert emu.status()[0]["storage"]["SM"][0] == 0
+            assert emu.status()[0]["storage"]["MT"][0] == 0
         finally:
             client.close()
