@@ -253,6 +253,19 @@ class Emulator:
         return self._call(
             lambda: self.network.deliver_external(self._find(to_number).number, from_number, text))
 
+    def deliver_pdu(self, to_number: str | None, pdu_hex: str) -> bool:
+        """Hand the modem a raw SMS-DELIVER PDU (with SMSC field) exactly as given, readable or not.
+
+        Networks do deliver PDUs a decoder cannot read (corrupt, compressed, unknown schemes); this is
+        how tests put one in storage. Returns False when the modem cannot take it now (memory full).
+        """
+        pdu = pdu_hex.strip().upper()
+        if not pdu or len(pdu) % 2 or any(c not in "0123456789ABCDEF" for c in pdu):
+            raise ValueError("pdu must be hex octets")
+        smsc_octets = 1 + int(pdu[:2], 16)
+        tpdu_length = max(len(pdu) // 2 - smsc_octets, 0)
+        return self._call(lambda: self._find(to_number).modem.receive_deliver(pdu, tpdu_length, {}))
+
     def sent(self) -> list[dict[str, Any]]:
         """Every part the SMSC accepted, in order (the same records as the --log file)."""
         return self._call(lambda: [dict(record) for record in self.network.log.records])
@@ -314,6 +327,8 @@ class Emulator:
             to = request.get("to") or target
             parts = self.deliver(to, str(request["from"]), str(request["text"]))
             return {"ok": True, "parts": parts}
+        if op == "deliver_pdu":
+            return {"ok": self.deliver_pdu(request.get("to") or target, str(request["pdu"]))}
         if op == "sent":
             return {"ok": True, "messages": self.sent()}
         if op == "fault":

@@ -187,7 +187,7 @@ class EmulatedModem:
             "profile": self.quirks.name, "sim": self.sim.state.value, "registered": self.registered,
             "storage": {name: [mem.used, mem.capacity] for name, mem in self.storage.memories.items()},
             "hung": self.faults.hung or self.faults.swallow > 0, "no_network": self.faults.no_network,
-            **self.stats,
+            "ack_pending": bool(self._ack_pending), **self.stats,
         }
 
     # -- input ---------------------------------------------------------------------------------------------

@@ -229,11 +229,11 @@ class Modem:
         self._optional("AT+CMEE=1")
         self.unlock_sim()
         self.at("AT+CMGF=0")
+        for command in self.settings.extra_init:  # the operator's own, before we read the modes they set
+            self.at(command)
         self._configure_storage()
         self._configure_notifications()
         self._optional("AT+CREG=2")
-        for command in self.settings.extra_init:
-            self.at(command)
         self.identity = self.read_identity()
         LOGGER.info("modem %s: ready: %s %s rev %s imei %s iccid %s", self.modem_id,
                     self.identity.manufacturer, self.identity.model, self.identity.revision,

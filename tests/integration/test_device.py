@@ -290,3 +290,59 @@ def test_urc_inside_every_response(emulator: Emulator, connect: Connector) -> No
     texts = sorted(r.message.text for r in recorded if isinstance(r.message, SmsDeliver))
     assert texts == ["inbound 0", "inbound 1", "inbound 2"]
     assert len(sent_log(emulator)) == 3
+
+
+# -- firmware variety and receive paths ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", ["generic", "simcom", "huawei", "quectel", "urc_inside"])
+def test_every_profile_initialises_sends_and_receives(emulator: Emulator, connect_pty: Connector,
+                                                      profile: str) -> None:
+    # simcom answers +CME ERROR: 515 to the first commands after boot (retried), huawei says
+    # COMMAND NOT SUPPORT to what it lacks and chatters ^RSSI / ^MODE, quectel has +QCCID / +QPINC.
+    emulated = add(emulator, profile=profile, iccid="89440000000000000017")
+    modem = connect_pty.modem(emulated)
+    assert modem.identity.iccid == "89440000000000000017"
+    assert modem.send("+447700900123", f"hello from {profile}").parts == 1
+    emulator.deliver(A, "+447700900999", f"to {profile}")
+    recorded: list[Received] = []
+    modem.handle_event(next_event(modem, "+CMTI"), recorded.append)
+    assert [r.message.text for r in recorded if isinstance(r.message, SmsDeliver)] == [f"to {profile}"]
+
+
+def test_direct_delivery_is_acknowledged_when_phase_2plus(emulator: Emulator, connect: Connector) -> None:
+    emulated = add(emulator)
+    modem = connect.modem(emulated, ModemSettings(cnmi="2,2,0,1,0", extra_init=["AT+CSMS=1"]))
+    emulator.deliver(A, "+447700900999", "ack me")
+    recorded: list[Received] = []
+    modem.handle_event(next_event(modem, "+CMT"), recorded.append)
+    assert len(recorded) == 1
+    modem.signal()  # a round trip after the +CNMA, so the emulator has processed it
+    assert emulator.status()[0]["ack_pending"] is False
+
+
+def test_status_report_stored_and_notified_cdsi(emulator: Emulator, connect: Connector) -> None:
+    modem = connect.modem(add(emulator), ModemSettings(cnmi="2,1,0,2,0"))
+    result = modem.send("+447700900123", "report via storage", status_report=True)
+    reports: list[Received] = []
+    modem.handle_event(next_event(modem, "+CDSI"), reports.append)
+    report = reports[0].message
+    assert isinstance(report, SmsStatusReport) and report.message_reference == result.references[0]
+    assert report.delivered and reports[0].storage == "SR"
+
+
+def test_sweep_survives_an_undecodable_entry(emulator: Emulator, connect: Connector) -> None:
+    emulated = add(emulator)
+    modem = connect.modem(emulated)
+    emulator.deliver(A, "+447700900001", "before")
+    assert emulator.deliver_pdu(A, "07911326040000F0040B9113466100")  # truncated: TP-PID onwards missing
+    emulator.deliver(A, "+447700900002", "after")
+    recorded: list[Received] = []
+    assert modem.sweep(recorded.append) == 3
+    readable = [r.message.text for r in recorded if isinstance(r.message, SmsDeliver)]
+    broken = [r for r in recorded if r.message is None]
+    assert readable == ["before", "after"]
+    assert len(broken) == 1 and broken[0].error and broken[0].index == 2
+    # The two readable ones were deleted; the broken one is still there, at the same index.
+    left = modem.list_stored()
+    assert [(r.index, r.message) for r in left] == [(2, None)]
