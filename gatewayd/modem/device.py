@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
@@ -99,6 +99,8 @@ class SendResult:
     references: list[int]
     encoding: str
     concat_reference: int | None
+    sent_parts: list[int] = field(default_factory=list)
+    """The 0-based part indexes this call sent, matching ``references`` one to one."""
 
 
 class PartialSendError(ModemError):
@@ -108,11 +110,12 @@ class PartialSendError(ModemError):
     The queue must not resend the accepted parts blindly.
     """
 
-    def __init__(self, cause: ModemError, references: list[int], parts: int) -> None:
-        super().__init__(f"part {len(references) + 1}/{parts} failed after {len(references)} sent: {cause}")
+    def __init__(self, cause: ModemError, references: list[int], parts: int, sent_parts: list[int]) -> None:
+        super().__init__(f"{len(references)} of {parts} parts sent, then: {cause}")
         self.cause = cause
         self.references = references
         self.parts = parts
+        self.sent_parts = sent_parts
 
 
 @dataclass(frozen=True)
@@ -436,37 +439,46 @@ class Modem:
 
     # -- sending ----------------------------------------------------------------------------------
 
-    def send(self, to: str, text: str, *, status_report: bool | None = None,
-             on_part_written: Callable[[int], None] | None = None) -> SendResult:
+    def send(self, to: str, text: str, *, status_report: bool | None = None, concat_reference: int | None = None,
+             parts: Collection[int] | None = None, on_part_written: Callable[[int], None] | None = None,
+             on_part_sent: Callable[[int, int], None] | None = None) -> SendResult:
         """Send one message (split into concatenated parts as needed); returns each part's TP-MR.
 
-        ``on_part_written(part_index)`` runs after the modem's ``> `` prompt and before that part's PDU
-        is written: the queue makes its durable "PDU written" mark there. If it raises, the part is
-        aborted (ESC) and nothing is sent. Errors: CmsError (``.permanent`` tells whether another try
-        could help), AtTimeoutError (outcome unknown once the PDU was written), PartialSendError.
+        ``concat_reference``: the reference for a multipart message; the queue allocates and persists it
+        before the first part goes, so a resumed message keeps it (the recipient's phone joins parts by
+        it). None takes the next one from ``self.references``. ``parts``: send only these part indexes
+        (0-based; a resume after some parts were accepted). ``on_part_written(i)`` runs after the
+        modem's ``> `` prompt and before part i's PDU is written: the queue makes its durable "PDU
+        written" mark there; if it raises, the part is aborted (ESC) and nothing is sent.
+        ``on_part_sent(i, mr)`` runs once the modem accepted part i.
+
+        Errors: CmsError (``.permanent`` tells whether another try could help), AtTimeoutError (outcome
+        unknown once the PDU was written), PartialSendError (some parts of this call were accepted).
         """
         settings = self.settings
         encoding, texts = plan_text(text, settings.encoding, concat_16bit=settings.concat_16bit)
-        concat_reference = None
-        if len(texts) > 1:
+        if len(texts) > 1 and concat_reference is None:
             concat_reference = self.references.next_reference(16 if settings.concat_16bit else 8)
         pdus = encode_submit(
             to, text,
             encoding=settings.encoding,
             request_status_report=settings.status_reports if status_report is None else status_report,
             validity=settings.validity,
-            concat_reference=concat_reference,
+            concat_reference=concat_reference if len(texts) > 1 else None,
             concat_16bit=settings.concat_16bit,
         )
+        wanted = range(len(pdus)) if parts is None else sorted(set(parts))
         references: list[int] = []
-        for index, part in enumerate(pdus):
+        sent_parts: list[int] = []
+        for index in wanted:
+            part = pdus[index]
             callback = None if on_part_written is None else _bind(on_part_written, index)
             try:
                 response = self.session.command_with_prompt(
                     f"AT+CMGS={part.tpdu_length}", part.hex, timeout=CMGS_TIMEOUT, on_prompt=callback)
             except ModemError as exc:
                 if references:
-                    raise PartialSendError(exc, references, len(pdus)) from exc
+                    raise PartialSendError(exc, references, len(pdus), sent_parts) from exc
                 raise
             try:
                 reference = parsing.parse_cmgs(response.lines)
@@ -475,10 +487,13 @@ class Modem:
                 LOGGER.warning("modem %s: +CMGS reference unreadable (%s)", self.modem_id, exc)
                 reference = -1
             references.append(reference)
+            sent_parts.append(index)
             LOGGER.info("modem %s: part %d/%d to %s accepted, mr %d", self.modem_id, index + 1, len(pdus), to,
                         reference)
+            if on_part_sent is not None:
+                on_part_sent(index, reference)
         return SendResult(parts=len(pdus), references=references, encoding=encoding,
-                          concat_reference=concat_reference)
+                          concat_reference=concat_reference if len(pdus) > 1 else None, sent_parts=sent_parts)
 
     def require_network(self) -> parsing.Registration:
         registration = self.registration()

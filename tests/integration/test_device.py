@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gatewayd.emulator.emulator import Emulator
-from gatewayd.modem.device import Modem, ModemSettings, Received
+from gatewayd.modem.device import Modem, ModemSettings, PartialSendError, Received
 from gatewayd.modem.errors import (
     AtTimeoutError,
     CmeError,
@@ -346,3 +346,32 @@ def test_sweep_survives_an_undecodable_entry(emulator: Emulator, connect: Connec
     # The two readable ones were deleted; the broken one is still there, at the same index.
     left = modem.list_stored()
     assert [(r.index, r.message) for r in left] == [(2, None)]
+
+
+def test_resume_sends_only_remaining_parts_with_the_same_reference(emulator: Emulator, connect: Connector) -> None:
+    modem = connect.modem(add(emulator))
+    text = "resume me " * 40  # 400 GSM-7 chars: 3 parts
+    written: list[int] = []
+    sent: list[tuple[int, int]] = []
+    result = modem.send("+447700900123", text, concat_reference=42, parts=[1, 2],
+                        on_part_written=written.append, on_part_sent=lambda i, mr: sent.append((i, mr)))
+    assert (result.parts, result.sent_parts, result.concat_reference) == (3, [1, 2], 42)
+    assert written == [1, 2] and [i for i, _ in sent] == [1, 2]
+    log = sent_log(emulator)
+    assert [(e["part"], e["ref"], e["parts"]) for e in log] == [(2, 42, 3), (3, 42, 3)]
+    assert [mr for _, mr in sent] == [e["mr"] for e in log] == result.references
+
+
+def test_partial_send_reports_what_went(emulator: Emulator, connect: Connector) -> None:
+    emulated = add(emulator)
+    modem = connect.modem(emulated)
+    sent: list[int] = []
+
+    def fail_after_first(index: int, _mr: int) -> None:
+        sent.append(index)
+        emulator.fault(emulated.modem_id, "cms_error", code=500, count=1)
+
+    with pytest.raises(PartialSendError) as error:
+        modem.send("+447700900123", "x" * 400, on_part_sent=fail_after_first)
+    assert error.value.sent_parts == [0] and isinstance(error.value.cause, CmsError)
+    assert [e["part"] for e in sent_log(emulator)] == [1]
