@@ -266,6 +266,15 @@ class Emulator:
         tpdu_length = max(len(pdu) // 2 - smsc_octets, 0)
         return self._call(lambda: self._find(to_number).modem.receive_deliver(pdu, tpdu_length, {}))
 
+    def reject_number(self, number: str, code: int | None = 1) -> None:
+        """Make the network refuse submits to ``number`` with ``+CMS ERROR: code`` (None: accept again)."""
+        def apply() -> None:
+            if code is None:
+                self.network.rejected.pop(number, None)
+            else:
+                self.network.rejected[number] = code
+        self._call(apply)
+
     def sent(self) -> list[dict[str, Any]]:
         """Every part the SMSC accepted, in order (the same records as the --log file)."""
         return self._call(lambda: [dict(record) for record in self.network.log.records])
@@ -329,6 +338,9 @@ class Emulator:
             return {"ok": True, "parts": parts}
         if op == "deliver_pdu":
             return {"ok": self.deliver_pdu(request.get("to") or target, str(request["pdu"]))}
+        if op == "reject":
+            self.reject_number(str(request["number"]), _opt_int(request, "code"))
+            return {"ok": True}
         if op == "sent":
             return {"ok": True, "messages": self.sent()}
         if op == "fault":

@@ -90,6 +90,12 @@ class EmulatedNetwork:
         self._pending: list[PendingDelivery] = []
         self._retry: Timer | None = None
         self._references = 0
+        self.rejected: dict[str, int] = {}
+        """Destinations the network refuses, with the +CMS ERROR code (e.g. 1 unassigned, 30 unknown)."""
+
+    def rejection(self, destination: str) -> int | None:
+        """The CMS error code the network answers a submit to ``destination`` with, or None."""
+        return self.rejected.get(destination)
 
     def attach(self, modem: EmulatedModem) -> None:
         if modem.number in self.modems:

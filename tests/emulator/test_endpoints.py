@@ -206,3 +206,4 @@ def test_stop_without_start_releases_the_pty(tmp_path: Path) -> None:
     emulator.stop()
     emulator.stop()  # idempotent
     assert not os.path.lexists(tmp_path / "link") and handle.device_path is None
+

@@ -375,3 +375,15 @@ def test_partial_send_reports_what_went(emulator: Emulator, connect: Connector) 
         modem.send("+447700900123", "x" * 400, on_part_sent=fail_after_first)
     assert error.value.sent_parts == [0] and isinstance(error.value.cause, CmsError)
     assert [e["part"] for e in sent_log(emulator)] == [1]
+
+
+def test_network_refuses_one_destination_only(emulator: Emulator, connect: Connector) -> None:
+    modem = connect.modem(add(emulator))
+    emulator.reject_number("+447700900666", 1)
+    with pytest.raises(CmsError) as refused:
+        modem.send("+447700900666", "to nowhere")
+    assert refused.value.code == 1 and refused.value.permanent
+    assert modem.send("+447700900123", "fine").parts == 1
+    emulator.reject_number("+447700900666", None)
+    assert modem.send("+447700900666", "now fine").parts == 1
+    assert [e["to"] for e in sent_log(emulator)] == ["+447700900123", "+447700900666"]

@@ -257,6 +257,8 @@ def _accept(modem: EmulatedModem, submission: Submission) -> Deferred:
         if faults.cms_error_count > 0:
             faults.cms_error_count -= 1
             raise cms(faults.cms_error_code)
+        if modem.network is not None and (code := modem.network.rejection(submission.destination)):
+            raise cms(code)
         mr = modem.next_mr()
         modem.stats["submits"] += 1
         if modem.network is not None:
