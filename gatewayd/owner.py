@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from gatewayd.modem.device import Modem, ModemSettings, ReceivedSink, Status
 from gatewayd.modem.errors import ModemError, PortError, SessionClosedError, SimError
+from gatewayd.modem.pinguard import RejectedPins
 from gatewayd.modem.refcounter import MemoryReferenceCounter, ReferenceSource
 from gatewayd.modem.session import AtSession, Urc
 from gatewayd.modem.transport import open_port
@@ -39,6 +40,9 @@ QUARANTINE_AFTER = 5
 """Consecutive failed (re)connects after which the modem is quarantined."""
 QUARANTINE_PROBE_INTERVAL = 300.0
 """How often a quarantined modem is tried again."""
+PROBE_TIMEOUT = 2.0
+"""The bare ``AT`` that checks a modem still answers after a timeout."""
+
 
 
 class ModemState(enum.Enum):
@@ -74,8 +78,11 @@ class ModemSnapshot:
     reconnects: int = 0
 
 
+@dataclass(frozen=True)
 class _Disconnected:
-    """Queued by the session's close listener: the port is gone."""
+    """Queued by the session's close listener: the port of ``session`` is gone."""
+
+    session: AtSession
 
 
 class _Stop:
@@ -92,10 +99,12 @@ class ModemOwner:
     """Runs one modem on its own thread; other threads hand it jobs and read its snapshot."""
 
     def __init__(self, spec: ModemSpec, *, sink: ReceivedSink, references: ReferenceSource | None = None,
+                 rejected_pins: RejectedPins | None = None,
                  on_change: Callable[[ModemSnapshot], None] | None = None) -> None:
         self.spec = spec
         self._sink = sink
         self._references = references or MemoryReferenceCounter()
+        self._rejected_pins = rejected_pins or RejectedPins()
         self._on_change = on_change
         self._inbox: queue.SimpleQueue[_Job | Urc | _Disconnected | _Stop] = queue.SimpleQueue()
         self._stopping = threading.Event()
@@ -145,11 +154,11 @@ class ModemOwner:
         spec = self.spec
         port = open_port(spec.port, baudrate=spec.baudrate, rtscts=spec.rtscts)
         session = AtSession(port, modem_id=spec.modem_id)
-        session.add_close_listener(lambda _exc: self._inbox.put(_Disconnected()))
+        session.add_close_listener(lambda _exc: self._inbox.put(_Disconnected(session)))
         session.start()
         self._session = session
         modem = Modem(session, modem_id=spec.modem_id, settings=spec.settings, references=self._references,
-                      stop=self._stopping, on_event=self._inbox.put)
+                      stop=self._stopping, on_event=self._inbox.put, rejected_pins=self._rejected_pins)
         try:
             identity = modem.initialise()
         except BaseException:
@@ -173,6 +182,7 @@ class ModemOwner:
 
     def _run(self) -> None:
         failures = 0
+        connected_before = False
         while not self._stopping.is_set():
             try:
                 self._modem = self._connect()
@@ -190,19 +200,26 @@ class ModemOwner:
                 if self._wait_failing_jobs(delay):
                     break
                 continue
-            if failures:
+            if connected_before:
                 self.snapshot.reconnects += 1
+            connected_before = True
             failures = 0
-            self._set_state(ModemState.READY)
             self._serve(self._modem)
             self._disconnect()
         self._disconnect()
         self._set_state(ModemState.STOPPED)
 
     def _serve(self, modem: Modem) -> None:
-        """Process jobs and unsolicited codes until the port goes away or we are told to stop."""
+        """Process jobs and unsolicited codes until the port goes away or we are told to stop.
+
+        READY is announced only after the first health check and storage sweep, so the dispatcher never
+        hands a message to a modem that is still busy reading what arrived while gatewayd was down.
+        """
         self._health(modem)
         self._sweep(modem)
+        if not self._still_answering(modem):
+            return
+        self._set_state(ModemState.READY)
         next_health = time.monotonic() + HEALTH_INTERVAL
         next_sweep = time.monotonic() + SWEEP_INTERVAL
         while True:
@@ -220,21 +237,51 @@ class ModemOwner:
             if isinstance(item, _Stop):
                 return
             if isinstance(item, _Disconnected):
+                if item.session is not modem.session:
+                    continue  # the close of a session we already replaced
                 self._set_state(ModemState.GONE, "port closed")
                 return
             if isinstance(item, _Job):
                 if not item.future.set_running_or_notify_cancel():
                     continue
                 try:
-                    item.future.set_result(item.func(modem))
+                    result = item.func(modem)
                 except SessionClosedError as exc:
-                    item.future.set_exception(exc)
                     self._set_state(ModemState.GONE, str(exc))
+                    item.future.set_exception(exc)
                     return
                 except BaseException as exc:
+                    answering = self._still_answering(modem)
                     item.future.set_exception(exc)
+                else:
+                    # Check the modem before handing the result back: the dispatcher reacts to the result
+                    # at once, and must not give more work to a modem that has just stopped answering.
+                    answering = self._still_answering(modem)
+                    item.future.set_result(result)
+                if not answering:
+                    return
             else:
                 modem.handle_event(item, self._sink)
+                if not self._still_answering(modem):
+                    return
+
+    def _still_answering(self, modem: Modem) -> bool:
+        """After a timeout the session is out of sync; resynchronise now, not inside the next send.
+
+        A modem that does not answer the resync is treated as gone: it leaves the pool (no more claims)
+        and the owner reopens it with backoff, quarantining it if that keeps failing.
+        """
+        if not modem.session.out_of_sync:
+            return True
+        try:
+            modem.at("AT", timeout=PROBE_TIMEOUT)
+        except SessionClosedError as exc:
+            self._set_state(ModemState.GONE, str(exc))
+            return False
+        except ModemError as exc:
+            self._set_state(ModemState.GONE, f"not answering ({exc})")
+            return False
+        return True
 
     def _health(self, modem: Modem) -> None:
         try:

@@ -150,6 +150,8 @@ class ModemSettings:
     concat_16bit: bool = False
     cnmi: str = DEFAULT_CNMI
     storage: str | None = "SM"
+    send_timeout: float = CMGS_TIMEOUT
+    """How long one part may wait for +CMGS before its outcome is unknown."""
     extra_init: list[str] = field(default_factory=list)
 
 
@@ -171,6 +173,7 @@ class Modem:
         self.sim_state: str | None = None
         self.events: queue.SimpleQueue[Urc] = queue.SimpleQueue()
         self._on_event = on_event or self.events.put
+        self._own_stop = stop is None
         self._stop = stop or threading.Event()
         self._needs_cnma = False
         self._read_storage: str | None = None
@@ -190,8 +193,10 @@ class Modem:
         self._on_event(urc)
 
     def close(self) -> None:
+        """Stop listening to the session. A ``stop`` event passed in belongs to the caller: left alone."""
         self._unsubscribe()
-        self._stop.set()
+        if self._own_stop:
+            self._stop.set()
 
     def at(self, command: str, *, timeout: float | None = None) -> AtResponse:
         """Run one command, retrying a bounded number of times while the modem says it is busy."""
@@ -475,7 +480,7 @@ class Modem:
             callback = None if on_part_written is None else _bind(on_part_written, index)
             try:
                 response = self.session.command_with_prompt(
-                    f"AT+CMGS={part.tpdu_length}", part.hex, timeout=CMGS_TIMEOUT, on_prompt=callback)
+                    f"AT+CMGS={part.tpdu_length}", part.hex, timeout=settings.send_timeout, on_prompt=callback)
             except ModemError as exc:
                 if references:
                     raise PartialSendError(exc, references, len(pdus), sent_parts) from exc

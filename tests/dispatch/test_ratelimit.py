@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from gatewayd.ratelimit import DailyCap, TokenBucket, Unlimited
+from gatewayd.dispatch.ratelimit import DailyCap, TokenBucket, Unlimited
 
 
 class Clock:
