@@ -1,107 +1,146 @@
-"""``gatewayd run``: wiring of the process.
+"""``gatewayd run``: load the configuration, start the gateway and its periodic work, stop on SIGTERM.
 
-This is the preliminary daemon of the foundation stage: it brings up one owner per modem (on the
-built-in emulator when no configuration is given), initialises them, runs their health checks and
-receive path, and logs every received message as one structured line. The durable queue, dispatcher
-and web API are wired here as they land (see the gateway issue).
+One process: modem owners, the dispatcher, the scheduler (APScheduler) and, when configured, the
+built-in emulator. Start-up order matters for "nothing lost": the queue is opened and recovered before
+any modem is touched; systemd is told READY only when the gateway runs.
+
+Exit codes: 0 after SIGTERM/SIGINT; 2 for a configuration error (systemd's RestartPreventExitStatus,
+so a broken file does not restart-loop); 1 for any other start-up failure.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
-from gatewayd.modem.device import Received
-from gatewayd.modem.pdu import SmsDeliver, SmsStatusReport
-from gatewayd.modem.reassembly import Reassembler
-from gatewayd.modem.refcounter import FileReferenceCounter
-from gatewayd.owner import ModemOwner, ModemSpec, ModemState
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from gatewayd import systemd_notify
+from gatewayd.config import Config, ConfigError, default_config, load_config
+from gatewayd.dispatch.backoff import RetryPolicy
+from gatewayd.gateway import Gateway, GatewayPlan, ModemPlan
+from gatewayd.owner import ModemSpec
+from gatewayd.queue.errors import QueueError
 
 LOGGER = logging.getLogger(__name__)
 
-DEFAULT_EMULATED_NUMBERS = ("+15550000001", "+15550000002")
-READY_TIMEOUT = 30.0
-"""How long start-up waits for the modems before saying which are not ready (they keep trying)."""
-STATE_DIR = Path("var")
+EXIT_CONFIG = 2
+EMULATED_NUMBER = "+1555000{:04d}"
+"""Numbers of the built-in emulated modems (+15550000001, ...): the 555 range is fictional."""
+INBOUND_GROUP_MAX_AGE_HOURS = 24
+EXPIRY_INTERVAL_SECONDS = 60
+RETENTION_INTERVAL_HOURS = 6
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the key."""
+def _configure_logging(level: str) -> None:
+    # One line per event, no timestamps of our own: journald (and a terminal's scrollback) add them.
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run at INFO
 
 
-def _configure_logging() -> None:
-    # One line per event, no timestamps of our own: journald and terminals add them.
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s",
-                        force=True)
+def _emulated_modems(config: Config, stack: ExitStack) -> list[ModemSpec]:
+    from gatewayd.emulator.emulator import Emulator
+
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    emulator = Emulator(log_path=str(config.state_dir / "emulator-smsc.jsonl"), control=("127.0.0.1", 0))
+    specs = []
+    for index in range(1, config.emulator.modems + 1):
+        link = config.state_dir / f"emu{index}"
+        emulator.add_modem(number=EMULATED_NUMBER.format(index), modem_id=f"emu{index}", pty=str(link),
+                           send_latency=config.emulator.send_latency.total_seconds())
+        specs.append(ModemSpec(modem_id=f"emu{index}", port=str(link)))
+    stack.enter_context(emulator)
+    control = emulator.control_address
+    if control is not None:
+        LOGGER.info("emulator: %d modem(s), control port %s:%s", config.emulator.modems, *control)
+    return specs
+
+
+def build_plan(config: Config, specs: list[ModemSpec]) -> GatewayPlan:
+    limits = {modem.id: modem for modem in config.modems}
+    plans = []
+    for spec in specs:
+        modem = limits.get(spec.modem_id)
+        plans.append(ModemPlan(
+            spec=spec,
+            rate_per_minute=modem.rate_per_minute if modem else None,
+            daily_cap=modem.daily_cap if modem else None,
+            prefixes=modem.prefixes if modem else (),
+        ))
+    dispatch = config.dispatch
+    return GatewayPlan(
+        database=config.database, state_dir=config.state_dir, modems=plans,
+        global_rate_per_minute=dispatch.rate_per_minute,
+        retry=RetryPolicy(base=dispatch.retry_base, maximum=dispatch.retry_max, max_attempts=dispatch.max_attempts),
+    )
+
+
+def _schedule(scheduler: BackgroundScheduler, gateway: Gateway, config: Config) -> None:
+    """The periodic work; each job is short and runs on APScheduler's pool, never on a modem's thread."""
+    from datetime import timedelta
+
+    queue = gateway.queue
+    jobs = {"coalesce": True, "max_instances": 1}
+    scheduler.add_job(queue.expire_due, "interval", seconds=EXPIRY_INTERVAL_SECONDS, id="expire", **jobs)
+    scheduler.add_job(queue.expire_inbound_groups, "interval", minutes=15, id="inbound-groups",
+                      args=[timedelta(hours=INBOUND_GROUP_MAX_AGE_HOURS)], **jobs)
+    scheduler.add_job(queue.purge, "interval", hours=RETENTION_INTERVAL_HOURS, id="retention",
+                      kwargs={"messages_older_than": config.retention.messages,
+                              "inbox_older_than": config.retention.inbox}, **jobs)
+    interval = systemd_notify.watchdog_interval()
+    if interval:
+        scheduler.add_job(systemd_notify.watchdog, "interval", seconds=interval / 2, id="watchdog", **jobs)
 
 
 def run(config_path: str | None = None) -> int:
     """Run until SIGTERM / SIGINT; returns the exit code."""
-    if config_path is not None:
-        print("gatewayd: configuration files arrive with the gateway's queue and pool; "
-              "run without -c to use the built-in emulator", file=sys.stderr)
-        return 2
-    _configure_logging()
-    from gatewayd.emulator.emulator import Emulator
+    try:
+        config = load_config(config_path) if config_path else default_config(Path.cwd())
+        config.check_ports()
+        _configure_logging(config.logging.level)
+    except ConfigError as exc:
+        print(f"gatewayd: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
-    STATE_DIR.mkdir(exist_ok=True)
-    references = FileReferenceCounter(STATE_DIR / "concat-reference")
-    reassembler = Reassembler()
-    lock = threading.Lock()
-
-    def record(item: Received) -> None:
-        with lock:
-            message = item.message
-            if isinstance(message, SmsDeliver):
-                whole = reassembler.add(message, key=item.modem_id)
-                if whole is not None:
-                    LOGGER.info("modem %s: received %s", item.modem_id, json.dumps(
-                        {"from": whole.sender, "text": whole.text, "parts": len(whole.parts)},
-                        ensure_ascii=False))
-            elif isinstance(message, SmsStatusReport):
-                LOGGER.info("modem %s: status report mr %d to %s: %s", item.modem_id,
-                            message.message_reference, message.recipient, message.status_text)
-            else:
-                LOGGER.warning("modem %s: unreadable PDU kept on the modem: %s", item.modem_id, item.error)
-                raise ValueError(item.error)
-
-    emulator = Emulator(log_path=str(STATE_DIR / "emulator-sent.jsonl"), control=("127.0.0.1", 0))
-    owners: list[ModemOwner] = []
-    for index, number in enumerate(DEFAULT_EMULATED_NUMBERS, start=1):
-        link = str(STATE_DIR.resolve() / f"emu{index}")
-        emulator.add_modem(number=number, modem_id=f"emu{index}", pty=link)
-        owners.append(ModemOwner(ModemSpec(modem_id=f"emu{index}", port=link), sink=record, references=references))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        LOGGER.info("signal %s: finishing the command in flight, then stopping", signal.Signals(signum).name)
+        LOGGER.info("%s: finishing the sends in flight, then stopping", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with emulator:
-        for owner in owners:
-            owner.start()
-        for owner in owners:
-            if not owner.ready.wait(READY_TIMEOUT):
-                LOGGER.warning("modem %s: not ready after %.0f s (%s)", owner.spec.modem_id, READY_TIMEOUT,
-                               owner.snapshot.last_error)
-        control = emulator.control_address
-        assert control is not None  # asked for above
-        host, port = control
-        print(f"gatewayd running on the built-in emulator ({len(owners)} modems: "
-              + ", ".join(f"{o.spec.modem_id} {n} on {o.spec.port}" for o, n in
-                          zip(owners, DEFAULT_EMULATED_NUMBERS, strict=True))
-              + f"). Emulator control: {host}:{port}. Stop with Ctrl-C.", flush=True)
-        print(f"  try: echo '{{\"op\": \"deliver\", \"to\": \"{DEFAULT_EMULATED_NUMBERS[0]}\", "
-              f"\"from\": \"+447700900123\", \"text\": \"hello\"}}' | nc {host} {port}", flush=True)
+
+    with ExitStack() as stack:
+        try:
+            specs = _emulated_modems(config, stack) if config.emulator.enabled else []
+            specs += config.modem_specs()
+            gateway = Gateway(build_plan(config, specs))
+        except ConfigError as exc:
+            print(f"gatewayd: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        except (QueueError, OSError) as exc:
+            print(f"gatewayd: cannot open the database {config.database}: {exc}", file=sys.stderr)
+            return 1
+        gateway.start()
+        scheduler = BackgroundScheduler(timezone="UTC")
+        _schedule(scheduler, gateway, config)
+        scheduler.start()
+        counts = gateway.queue.counts_by_status()
+        LOGGER.info("gateway running: %d modem(s), database %s, queue %s", len(specs), config.database,
+                    {k: v for k, v in counts.items() if v})
+        print(f"gatewayd running: {len(specs)} modem(s) ({', '.join(s.modem_id for s in specs)}), "
+              f"database {config.database}. Stop with Ctrl-C.", flush=True)
+        systemd_notify.ready(f"{len(specs)} modem(s)")
         stop.wait()
-        for owner in owners:
-            owner.stop()
-    failed = [o for o in owners if o.snapshot.state is ModemState.FAILED]
-    return 1 if failed else 0
+        systemd_notify.stopping()
+        scheduler.shutdown(wait=False)
+        gateway.stop()
+    LOGGER.info("stopped")
+    return 0

@@ -20,7 +20,8 @@ class RetryPolicy:
     def delay(self, attempt: int) -> timedelta:
         """The wait after failed attempt number ``attempt`` (1-based)."""
         exponent = min(max(attempt - 1, 0), 30)
-        return min(self.base * (2 ** exponent), self.maximum)
+        delay: timedelta = self.base * (2**exponent)
+        return min(delay, self.maximum)
 
     def exhausted(self, attempts: int) -> bool:
         return attempts >= self.max_attempts

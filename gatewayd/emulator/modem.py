@@ -88,6 +88,8 @@ class NetworkLink(Protocol):
 
     def storage_freed(self, modem: EmulatedModem) -> None: ...
 
+    def rejection(self, destination: str) -> int | None: ...
+
 
 class EmulatedModem:
     """One modem: identity, SIM, settings, storage, and the line interpreter."""

@@ -44,9 +44,14 @@ def test_gsmmodem_connects_sends_and_receives() -> None:
             # gsmmodem deletes the message (AT+CMGD) on its own thread after the callback returns:
             # wait for that before closing, or its thread dies writing to a closed port. It keeps
             # messages in "ME" (its AT+CPMS choice), so watch "MT" (SM and ME together).
+            # The same goes for the status report it read from "SR" earlier.
+            def stored() -> int:
+                storage = emu.status()[0]["storage"]
+                return int(storage["MT"][0] + storage["SR"][0])
+
             deadline = time.monotonic() + WAIT
-            while emu.status()[0]["storage"]["MT"][0] and time.monotonic() < deadline:
+            while stored() and time.monotonic() < deadline:
                 arrived.wait(0.05)
-            assert emu.status()[0]["storage"]["MT"][0] == 0
+            assert stored() == 0
         finally:
             client.close()

@@ -1,0 +1,156 @@
+"""The dispatcher: the one loop that decides which message goes out on which modem, and when.
+
+It sleeps on a single event and wakes when a message becomes claimable (the queue calls back after
+each such commit, so an idle gateway sends a new message at once), when a send finishes, when a
+token is due, or when the next scheduled message is due: no polling. On each wake it claims as many
+messages as there are modems able to take one, and hands each to its modem's owner thread.
+
+Stopping (SIGTERM): no new claims; sends in flight finish on their owners; the rest stays queued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from gatewayd.dispatch.backoff import RetryPolicy
+from gatewayd.dispatch.pool import Pool, Slot
+from gatewayd.dispatch.sender import Attempt, send_claim
+from gatewayd.modem.device import Modem
+
+if TYPE_CHECKING:
+    from gatewayd.queue.queue import Claim, Queue
+
+LOGGER = logging.getLogger(__name__)
+
+IDLE_WAKE = 30.0
+"""The longest the loop sleeps with nothing due: a safety net, not the way work is found."""
+DUE_SLACK = 0.005
+"""Wake this much after a scheduled time, so the message is due when we look."""
+
+
+class Dispatcher:
+    def __init__(self, queue: Queue, pool: Pool, *, retry: RetryPolicy | None = None,
+                 on_outcome: Callable[[Attempt], None] | None = None) -> None:
+        self.queue = queue
+        self.pool = pool
+        self.retry = retry or RetryPolicy()
+        self._on_outcome = on_outcome
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._in_flight: dict[str, Future[Attempt]] = {}
+        self._lock = threading.Lock()
+        queue.add_listener(self.wake)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Thread-safe, cheap: called from the queue thread and from owners when they finish."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 90.0) -> None:
+        """Stop claiming, then wait for sends in flight to finish (their owners complete them)."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        with self._lock:
+            pending = list(self._in_flight.values())
+        deadline = time.monotonic() + timeout
+        for future in pending:
+            with contextlib.suppress(Exception):  # outcomes are settled and logged by _finished
+                future.result(max(0.0, deadline - time.monotonic()))
+
+    # -- the loop --------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                self.queue.promote_due()
+                self._dispatch_all()
+                timeout = self._sleep_time()
+            except Exception:
+                # The database may be briefly unavailable (locked, full): log, back off, keep serving.
+                LOGGER.exception("dispatcher: pass failed; retrying shortly")
+                timeout = 1.0
+            self._wake.wait(timeout)
+
+    def _dispatch_all(self) -> None:
+        while not self._stopping.is_set():
+            slots = self.pool.available()
+            if not slots:
+                return
+            dispatched = False
+            for slot in slots:
+                claim = self.queue.claim(slot.modem_id)
+                if claim is None:
+                    continue
+                self._hand_over(slot, claim)
+                dispatched = True
+                break  # re-rank: tokens, health and busy flags changed
+            if not dispatched:
+                return
+
+    def _hand_over(self, slot: Slot, claim: Claim) -> None:
+        message = claim.message
+        parts = len(claim.parts_to_send) if claim.parts_to_send else message.parts
+        self.pool.take(slot, parts)
+        attempt = Attempt(message_id=message.id, modem_id=slot.modem_id)
+        LOGGER.info("modem %s: message %d to %s (%d part(s), attempt %d)", slot.modem_id, message.id,
+                    message.recipient, parts, message.attempts)
+
+        def job(modem: Modem) -> Attempt:
+            return send_claim(modem, claim, self.queue, self.retry, attempt)
+
+        future = slot.owner.submit(job)
+        with self._lock:
+            self._in_flight[slot.modem_id] = future
+        future.add_done_callback(lambda done: self._finished(slot, attempt, done))
+
+    def _finished(self, slot: Slot, attempt: Attempt, future: Future[Attempt]) -> None:
+        """Runs on the owner thread (or at once if the job was refused): release the slot, wake up."""
+        try:
+            exc = future.exception()
+            if exc is not None:
+                self._job_failed(attempt, exc)
+            if self._on_outcome is not None:
+                self._on_outcome(attempt)
+        finally:
+            with self._lock:
+                self._in_flight.pop(slot.modem_id, None)
+            self.pool.release(slot)
+            self._wake.set()
+
+    def _job_failed(self, attempt: Attempt, exc: BaseException) -> None:
+        """The job never ran (modem not ready) or broke outside the modem layer: settle the claim."""
+        reason = f"{type(exc).__name__}: {exc}"
+        try:
+            if attempt.unanswered:
+                self.queue.mark_unknown(attempt.message_id, f"send interrupted after PDU written: {reason}")
+                attempt.outcome = "unknown"
+            elif attempt.outcome is None:
+                LOGGER.warning("modem %s: message %d not sent (%s); retry later", attempt.modem_id,
+                               attempt.message_id, reason)
+                self.queue.retry_later(attempt.message_id, reason, delay=self.retry.base)
+                attempt.outcome = "retry"
+        except Exception:
+            # The row stays in 'sending'; recover() at the next start settles it the same way.
+            LOGGER.exception("dispatcher: could not settle message %d", attempt.message_id)
+
+    def _sleep_time(self) -> float:
+        waits = [IDLE_WAKE]
+        token = self.pool.next_token_in()
+        if token is not None:
+            waits.append(token)
+        due = self.queue.next_due()
+        if due is not None:
+            waits.append(max(0.0, (due - datetime.now(UTC)).total_seconds()) + DUE_SLACK)
+        return min(waits)

@@ -1,0 +1,370 @@
+"""Outgoing messages: accepting them, claiming them, and every change of their state.
+
+``transition`` is the one place a message's status changes: it checks the table in model.py,
+updates the row only if it is still in the state it was read in, and writes the event, all in the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from gatewayd.modem.pdu import PduError, plan_text
+from gatewayd.queue import events, parts
+from gatewayd.queue.errors import IdempotencyConflict, IllegalTransition, InvalidMessage, NotFound
+from gatewayd.queue.model import (
+    MESSAGE_CLASSES,
+    OPERATOR_RETRYABLE,
+    SENT_PART_STATES,
+    Claim,
+    Message,
+    NewMessage,
+    PartState,
+    Status,
+    check_transition,
+)
+from gatewayd.queue.timefmt import maybe_stamp, to_stamp
+from gatewayd.queue.tx import Tx
+
+LOGGER = logging.getLogger(__name__)
+
+RECIPIENT = re.compile(r"\+[0-9]{1,20}")
+"""What the queue itself insists on; real E.164 validation (phonenumbers) happens in the API."""
+DUE_BATCH = 1000
+"""Rows promote_due() / expire_due() change per call (one transaction); the dispatcher calls again."""
+RECOVERED = "recovered after restart"
+
+_INSERT = """
+INSERT INTO messages (client, idempotency_key, recipient, text, class, priority, send_at, expires_at,
+                      metadata, parts, encoding, status, due_at, created_at, updated_at)
+VALUES (:client, :idempotency_key, :recipient, :text, :class, :priority, :send_at, :expires_at,
+        :metadata, :parts, :encoding, :status, :due_at, :now, :now)
+RETURNING *
+"""
+
+# INDEXED BY here and below: the planner, without statistics, prefers messages_status (status=?) and
+# then filters every scheduled row. If a schema change ever made the planner drop the partial index, this fails loudly
+# instead of silently scanning a million rows on every claim.
+CLAIM_SQL = """
+SELECT * FROM messages INDEXED BY messages_claimable
+WHERE status = 'queued'
+  AND {pin}
+  AND recipient NOT IN (SELECT value FROM json_each(:excluded))
+ORDER BY priority DESC, id
+LIMIT 1
+"""
+
+DUE_SQL = """
+SELECT * FROM messages INDEXED BY messages_due
+WHERE status = 'scheduled' AND due_at <= ?
+ORDER BY due_at
+LIMIT ?
+"""
+NEXT_DUE_SQL = "SELECT min(due_at) FROM messages INDEXED BY messages_due WHERE status = 'scheduled'"
+EXPIRING_SQL = """
+SELECT * FROM messages INDEXED BY messages_expiring
+WHERE expires_at IS NOT NULL AND status IN ('queued', 'scheduled') AND expires_at <= ?
+LIMIT ?
+"""
+
+
+def get(tx: Tx, message_id: int) -> Message | None:
+    row = tx.one("SELECT * FROM messages WHERE id = ?", (message_id,))
+    return None if row is None else Message.from_row(row)
+
+
+def require(tx: Tx, message_id: int) -> Message:
+    message = get(tx, message_id)
+    if message is None:
+        raise NotFound(message_id)
+    return message
+
+
+def transition(tx: Tx, message: Message, to: Status, reason: str, *, modem: str | None = None,
+               detail: Mapping[str, Any] | None = None, set_columns: Mapping[str, Any] | None = None) -> Message:
+    """Move ``message`` to ``to`` (if the table allows), set ``set_columns``, write the event."""
+    check_transition(message.id, message.status, to)
+    columns: dict[str, Any] = {"status": str(to), "updated_at": tx.stamp}
+    if to != Status.SCHEDULED:
+        columns["due_at"] = None
+    columns.update(set_columns or {})
+    assignments = ", ".join(f"{name} = :{name}" for name in columns)
+    row = tx.one(f"UPDATE messages SET {assignments} WHERE id = :_id AND status = :_from RETURNING *",
+                 {**columns, "_id": message.id, "_from": str(message.status)})
+    if row is None:  # cannot happen with one writer; refuse rather than write a false event
+        raise IllegalTransition(message.id, message.status, to, "the row changed underneath")
+    changed = Message.from_row(row)
+    events.record(tx, message_id=message.id, kind=events.KIND_STATUS, from_status=str(message.status),
+                  to_status=str(to), reason=reason, modem=modem or changed.modem,
+                  detail=None if detail is None else dict(detail))
+    if to == Status.QUEUED:
+        tx.claimable = True
+    return changed
+
+
+def _require_from(message: Message, allowed: frozenset[Status], to: Status, why: str) -> None:
+    if message.status not in allowed:
+        raise IllegalTransition(message.id, message.status, to, why)
+
+
+# -- accepting ------------------------------------------------------------------------------------
+
+
+def _validated(new: NewMessage, now: datetime) -> dict[str, Any]:
+    """The row for ``new``, or InvalidMessage with the reason a client can act on."""
+    if not RECIPIENT.fullmatch(new.recipient):
+        raise InvalidMessage(f"recipient {new.recipient!r} is not '+' and digits (E.164)")
+    if not new.text:
+        raise InvalidMessage("text is empty")
+    if new.message_class not in MESSAGE_CLASSES:
+        raise InvalidMessage(f"class {new.message_class!r} is not one of {', '.join(MESSAGE_CLASSES)}")
+    try:
+        encoding, texts = plan_text(new.text)
+    except PduError as exc:
+        raise InvalidMessage(str(exc)) from exc
+    try:
+        send_at = maybe_stamp(new.send_at)
+        expires_at = maybe_stamp(new.expires_at)
+    except ValueError as exc:
+        raise InvalidMessage(f"send_at / expires_at: {exc}") from exc
+    if new.expires_at is not None:
+        if new.expires_at <= now:
+            raise InvalidMessage("expires_at is in the past")
+        if new.send_at is not None and new.expires_at <= new.send_at:
+            raise InvalidMessage("expires_at is not after send_at")
+    try:
+        metadata = None if new.metadata is None else json.dumps(new.metadata, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidMessage(f"metadata is not JSON: {exc}") from exc
+    scheduled = new.send_at is not None and new.send_at > now
+    return {
+        "client": new.client, "idempotency_key": new.idempotency_key, "recipient": new.recipient,
+        "text": new.text, "class": new.message_class, "priority": new.priority, "send_at": send_at,
+        "expires_at": expires_at, "metadata": metadata, "parts": len(texts), "encoding": encoding,
+        "status": str(Status.SCHEDULED if scheduled else Status.QUEUED), "due_at": send_at if scheduled else None,
+    }
+
+
+def enqueue(tx: Tx, new: NewMessage) -> tuple[Message, bool]:
+    """Store ``new``; the same (client, key) again returns the first row and False."""
+    values = _validated(new, tx.now)
+    if new.idempotency_key is not None:
+        row = tx.one("SELECT * FROM messages WHERE client = ? AND idempotency_key = ?",
+                     (new.client, new.idempotency_key))
+        if row is not None:
+            existing = Message.from_row(row)
+            if (existing.recipient, existing.text) != (new.recipient, new.text):
+                raise IdempotencyConflict(new.client, new.idempotency_key, existing.id)
+            return existing, False
+    row = tx.one(_INSERT, {**values, "now": tx.stamp})
+    assert row is not None  # RETURNING always yields the inserted row
+    message = Message.from_row(row)
+    events.record(tx, message_id=message.id, kind=events.KIND_STATUS, to_status=str(message.status),
+                  reason="accepted", detail={"client": new.client} if new.client else None)
+    if message.status == Status.QUEUED:
+        tx.claimable = True
+    return message, True
+
+
+# -- the send path -----------------------------------------------------------------------------------
+
+
+def claim(tx: Tx, modem_id: str, exclude_recipients: frozenset[str], pinned_ok: bool) -> Claim | None:
+    """The best queued message for ``modem_id`` -> 'sending'. Expired candidates are expired on the way."""
+    pin = "(pinned_modem IS NULL OR pinned_modem = :modem)" if pinned_ok else "pinned_modem IS NULL"
+    sql = CLAIM_SQL.format(pin=pin)
+    params = {"modem": modem_id, "excluded": json.dumps(sorted(exclude_recipients))}
+    while True:
+        row = tx.one(sql, params)
+        if row is None:
+            return None
+        message = Message.from_row(row)
+        if message.expires_at is not None and message.expires_at <= tx.now:
+            transition(tx, message, Status.EXPIRED, "expired before it could be sent")
+            continue
+        break
+    claimed = transition(tx, message, Status.SENDING, f"claimed by {modem_id}", modem=modem_id,
+                         set_columns={"attempts": message.attempts + 1, "modem": modem_id})
+    return Claim(message=claimed, parts_to_send=parts.unsent(tx, claimed), concat_ref=claimed.concat_ref)
+
+
+def set_concat_ref(tx: Tx, message_id: int, ref: int) -> None:
+    """Persist the concatenation reference before the first part goes; a resume keeps it."""
+    message = require(tx, message_id)
+    _require_from(message, frozenset({Status.SENDING}), Status.SENDING, "only a claimed message gets a reference")
+    if message.concat_ref == ref:
+        return
+    if message.concat_ref is not None and parts.any_sent(tx, message_id):
+        raise IllegalTransition(message_id, message.status, message.status,
+                                f"parts went with reference {message.concat_ref}; it cannot change to {ref}")
+    tx.run("UPDATE messages SET concat_ref = ?, updated_at = ? WHERE id = ?", (ref, tx.stamp, message_id))
+    events.record(tx, message_id=message_id, kind=events.KIND_CONCAT_REF, reason=f"concat reference {ref}",
+                  modem=message.modem, detail={"concat_ref": ref})
+
+
+def mark_sent(tx: Tx, message_id: int) -> Message:
+    message = require(tx, message_id)
+    _require_from(message, frozenset({Status.SENDING}), Status.SENT, "only a claimed message is sent")
+    missing = parts.unsent(tx, message)
+    if missing:
+        raise IllegalTransition(message_id, message.status, Status.SENT, f"parts {missing} were not accepted")
+    return transition(tx, message, Status.SENT, "accepted by the modem", set_columns={"pinned_modem": None})
+
+
+def retry_later(tx: Tx, message_id: int, reason: str, delay: timedelta) -> Message:
+    """A transient failure: back to 'scheduled' for ``delay``.
+
+    The caller asserts no part of this attempt may have left: a part marked written whose +CMGS was
+    refused with an error answer goes back to pending. Parts already accepted stay sent, and the
+    message is pinned to its modem so the rest follows on the same SIM with the same reference.
+    """
+    message = require(tx, message_id)
+    _require_from(message, frozenset({Status.SENDING}), Status.SCHEDULED, "only a claimed message is retried")
+    reset = parts.reset_written(tx, message_id)
+    pinned = message.modem if parts.any_sent(tx, message_id) else None
+    return transition(tx, message, Status.SCHEDULED, reason,
+                      detail={"delay_s": delay.total_seconds(), "refused_parts_reset": reset},
+                      set_columns={"due_at": to_stamp(tx.now + delay), "last_error": reason,
+                                   "pinned_modem": pinned})
+
+
+def fail(tx: Tx, message_id: int, reason: str, code: int | None) -> Message:
+    message = require(tx, message_id)
+    if message.status == Status.SENDING:
+        parts.reset_written(tx, message_id)  # the send path fails a message only on an error answer
+    return transition(tx, message, Status.FAILED, reason, detail=None if code is None else {"code": code},
+                      set_columns={"last_error": reason, "error_code": code, "pinned_modem": None})
+
+
+def mark_unknown(tx: Tx, message_id: int, reason: str) -> Message:
+    """A PDU was written and no answer came: kept apart from every automatic retry."""
+    message = require(tx, message_id)
+    _require_from(message, frozenset({Status.SENDING}), Status.UNKNOWN, "only a send in flight can be unknown")
+    return transition(tx, message, Status.UNKNOWN, reason, detail={"written_parts": parts.written(tx, message_id)},
+                      set_columns={"last_error": reason})
+
+
+def _policy_guard(tx: Tx, message: Message, to: Status) -> None:
+    _require_from(message, frozenset({Status.QUEUED, Status.SENDING}), to, "policy acts on queued or claimed")
+    if message.status == Status.SENDING and parts.written(tx, message.id):
+        raise IllegalTransition(message.id, message.status, to, "a PDU was written; settle it with mark_unknown")
+
+
+def suppress(tx: Tx, message_id: int, reason: str) -> Message:
+    message = require(tx, message_id)
+    _policy_guard(tx, message, Status.SUPPRESSED)
+    return transition(tx, message, Status.SUPPRESSED, reason, set_columns={"last_error": reason})
+
+
+def hold(tx: Tx, message_id: int, reason: str, until: datetime) -> Message:
+    """Policy says "not now" (quiet hours, frequency cap): 'scheduled' until ``until``; not an attempt."""
+    message = require(tx, message_id)
+    _policy_guard(tx, message, Status.SCHEDULED)
+    attempts = message.attempts - 1 if message.status == Status.SENDING else message.attempts
+    return transition(tx, message, Status.SCHEDULED, reason, detail={"until": to_stamp(until)},
+                      set_columns={"due_at": to_stamp(until), "attempts": max(0, attempts)})
+
+
+def cancel(tx: Tx, message_id: int, reason: str) -> Message:
+    return transition(tx, require(tx, message_id), Status.CANCELLED, reason)
+
+
+def retry(tx: Tx, message_id: int, reason: str) -> Message:
+    """Operator: send an unknown or failed message again (the operator accepts a possible double).
+
+    Parts already accepted are not sent again; attempts start from zero.
+    """
+    message = require(tx, message_id)
+    _require_from(message, OPERATOR_RETRYABLE, Status.QUEUED, "only unknown or failed messages are retried")
+    reset = parts.reset_written(tx, message_id)
+    tx.run("UPDATE message_parts SET state = 'pending' WHERE message_id = ? AND state = 'failed'", (message_id,))
+    pinned = message.modem if parts.any_sent(tx, message_id) else None
+    return transition(tx, message, Status.QUEUED, reason, detail={"written_parts_reset": reset},
+                      set_columns={"attempts": 0, "pinned_modem": pinned})
+
+
+# -- time-driven -------------------------------------------------------------------------------------
+
+
+def promote_due(tx: Tx) -> int:
+    rows = tx.all(DUE_SQL, (tx.stamp, DUE_BATCH))
+    for row in rows:
+        transition(tx, Message.from_row(row), Status.QUEUED, "due")
+    return len(rows)
+
+
+def next_due(tx: Tx) -> str | None:
+    value: str | None = tx.scalar(NEXT_DUE_SQL)
+    return value
+
+
+def expire_due(tx: Tx) -> int:
+    rows = tx.all(EXPIRING_SQL, (tx.stamp, DUE_BATCH))
+    for row in rows:
+        transition(tx, Message.from_row(row), Status.EXPIRED, "expired before it could be sent")
+    return len(rows)
+
+
+def recover(tx: Tx) -> dict[str, int]:
+    """Settle claims a crash left in 'sending', from the part marks (see parts.py)."""
+    counts = {"unknown": 0, "requeued": 0, "resumed": 0, "sent": 0}
+    for row in tx.all("SELECT * FROM messages WHERE status = 'sending' ORDER BY id"):
+        message = Message.from_row(row)
+        known = parts.states(tx, message.id)
+        written = sorted(p for p, s in known.items() if s == PartState.WRITTEN)
+        sent = sorted(p for p, s in known.items() if s in SENT_PART_STATES)
+        detail = {"written_parts": written, "sent_parts": sent}
+        if written:
+            transition(tx, message, Status.UNKNOWN, RECOVERED, detail={**detail, "outcome": "unknown"},
+                       set_columns={"last_error": "a PDU was written and no answer was recorded before a restart"})
+            counts["unknown"] += 1
+        elif len(sent) == message.parts:
+            transition(tx, message, Status.SENT, RECOVERED, detail={**detail, "outcome": "sent"},
+                       set_columns={"pinned_modem": None})
+            counts["sent"] += 1
+        elif sent:
+            transition(tx, message, Status.QUEUED, RECOVERED, detail={**detail, "outcome": "resume"},
+                       set_columns={"pinned_modem": message.modem})
+            counts["resumed"] += 1
+        else:
+            transition(tx, message, Status.QUEUED, RECOVERED, detail={**detail, "outcome": "requeued"})
+            counts["requeued"] += 1
+    for outcome, n in counts.items():
+        if n:
+            LOGGER.warning("%s: %d message(s) %s", RECOVERED, n, outcome)
+    return counts
+
+
+# -- reading -----------------------------------------------------------------------------------------
+
+
+def list_messages(tx: Tx, *, status: str | None, recipient: str | None, since: datetime | None, limit: int,
+                  after_id: int | None, descending: bool) -> list[Message]:
+    """Cursor pagination by id: pass the last id of a page as ``after_id`` for the next one."""
+    where: list[str] = []
+    params: dict[str, Any] = {"limit": max(0, limit)}
+    if status is not None:
+        where.append("status = :status")
+        params["status"] = status
+    if recipient is not None:
+        where.append("recipient = :recipient")
+        params["recipient"] = recipient
+    if since is not None:
+        where.append("created_at >= :since")
+        params["since"] = to_stamp(since)
+    if after_id is not None:
+        where.append("id < :after_id" if descending else "id > :after_id")
+        params["after_id"] = after_id
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    order = "DESC" if descending else "ASC"
+    rows = tx.all(f"SELECT * FROM messages {clause} ORDER BY id {order} LIMIT :limit", params)
+    return [Message.from_row(row) for row in rows]
+
+
+def counts_by_status(tx: Tx) -> dict[str, int]:
+    return {row["status"]: row["n"] for row in tx.all("SELECT status, n FROM message_counts ORDER BY status")}

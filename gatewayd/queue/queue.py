@@ -1,0 +1,276 @@
+"""The queue's public face: one object, one connection, one thread (see worker.py).
+
+Each public method hands a closure to the database thread and waits for its result. A write runs in
+one ``BEGIN IMMEDIATE`` transaction and returns only after COMMIT (fsynced, see db.py): when
+``enqueue`` returns, the message survives a power cut; when it raises, nothing of it was stored.
+All time comes from the injected ``clock`` (aware UTC), read once per operation.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
+
+from gatewayd.modem.device import Received
+from gatewayd.modem.pdu import SmsStatusReport
+from gatewayd.queue import check as checks
+from gatewayd.queue import events, inbox, outbox, parts, reports, retention
+from gatewayd.queue.db import BUSY_TIMEOUT, Synchronous, open_database, read_transaction, translate, write_transaction
+from gatewayd.queue.errors import QueueError
+from gatewayd.queue.migrations import SCHEMA_VERSION, migrate, schema_version
+from gatewayd.queue.model import (
+    CheckReport,
+    Claim,
+    Event,
+    InboundMessage,
+    Message,
+    NewMessage,
+    Part,
+)
+from gatewayd.queue.timefmt import from_stamp, to_stamp, utcnow
+from gatewayd.queue.tx import Tx
+from gatewayd.queue.worker import DbWorker
+
+LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+__all__ = ["Claim", "Event", "InboundMessage", "Message", "NewMessage", "Part", "Queue"]
+
+
+class Queue:
+    """The durable outbox, inbox and history of one gateway (see the package docstring)."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], datetime] = utcnow,
+                 busy_timeout: float = BUSY_TIMEOUT, max_size_bytes: int | None = None, read_only: bool = False,
+                 synchronous: Synchronous = "FULL") -> None:
+        """Open (creating) the database and apply pending migrations.
+
+        ``max_size_bytes``: cap the file; beyond it writes raise DatabaseUnavailable. ``read_only``:
+        inspection only (no migrations; writes raise DatabaseUnavailable). ``synchronous`` other than
+        FULL gives up durability on power loss: benchmarks only.
+        """
+        self.path = Path(path)
+        self._clock = clock
+        self._listeners: list[Callable[[], None]] = []
+
+        def open_db() -> Database:
+            db = open_database(self.path, busy_timeout=busy_timeout, synchronous=synchronous,
+                               max_size_bytes=max_size_bytes, read_only=read_only)
+            try:
+                version = schema_version(db) if read_only else migrate(db)
+            except sqlite3.Error as exc:
+                db.close()
+                raise translate(exc) from exc
+            except RuntimeError as exc:
+                db.close()
+                raise QueueError(str(exc)) from exc
+            if version != SCHEMA_VERSION:
+                db.close()
+                raise QueueError(f"{self.path}: schema version {version}, this gatewayd needs {SCHEMA_VERSION}")
+            db.conn.row_factory = sqlite3.Row
+            LOGGER.info("queue %s open (schema %d)", self.path, version)
+            return db
+
+        self._worker = DbWorker(f"queue-db:{self.path.name}", open_db, lambda db: db.close())
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Finish operations already handed over, then close the connection."""
+        self._worker.close()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """``callback()`` runs on the queue thread after each commit that made a message claimable.
+
+        It must return at once (set an Event) and must not call the queue.
+        """
+        self._listeners.append(callback)
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise QueueError("the queue's clock returned a naive datetime")
+        return now
+
+    def _notify(self) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback()
+            except Exception:
+                LOGGER.exception("queue listener %r failed", callback)
+
+    def _write(self, fn: Callable[[Tx], T]) -> T:
+        def job(db: Database) -> T:
+            tx = Tx(db.conn, self._now())
+            with write_transaction(db.conn):
+                result = fn(tx)
+            if tx.claimable:
+                self._notify()
+            return result
+
+        return self._worker.call(job)
+
+    def _read(self, fn: Callable[[Tx], T]) -> T:
+        def job(db: Database) -> T:
+            with read_transaction(db.conn):
+                return fn(Tx(db.conn, self._now()))
+
+        return self._worker.call(job)
+
+    # -- accepting --------------------------------------------------------------------------------
+
+    def enqueue(self, new: NewMessage) -> tuple[Message, bool]:
+        """Store one message; (row, created). The same (client, idempotency key) returns the first row."""
+        return self._write(lambda tx: outbox.enqueue(tx, new))
+
+    def enqueue_many(self, items: list[NewMessage]) -> list[tuple[Message, bool]]:
+        """All or nothing, in one transaction (one fsync for the batch)."""
+        return self._write(lambda tx: [outbox.enqueue(tx, new) for new in items])
+
+    # -- the send path ----------------------------------------------------------------------------
+
+    def claim(self, modem_id: str, *, exclude_recipients: frozenset[str] = frozenset(),
+              pinned_ok: bool = True) -> Claim | None:
+        """The best queued message for ``modem_id`` (priority, then age) -> 'sending'.
+
+        Messages pinned to another modem (a multipart resume) are skipped; ``pinned_ok=False`` skips
+        pinned messages altogether. Recipients in ``exclude_recipients`` are skipped (one in flight).
+        """
+        return self._write(lambda tx: outbox.claim(tx, modem_id, exclude_recipients, pinned_ok))
+
+    def set_concat_ref(self, message_id: int, ref: int) -> None:
+        self._write(lambda tx: outbox.set_concat_ref(tx, message_id, ref))
+
+    def part_written(self, message_id: int, part: int, modem_id: str) -> None:
+        """Commit "this part's PDU is about to leave" (0-based part). Raising aborts the PDU."""
+        self._write(lambda tx: parts.part_written(tx, message_id, part, modem_id))
+
+    def part_sent(self, message_id: int, part: int, mr: int) -> None:
+        self._write(lambda tx: parts.part_sent(tx, message_id, part, mr))
+
+    def mark_sent(self, message_id: int) -> Message:
+        """Every part accepted -> 'sent' (then straight on if status reports came before this call)."""
+        def op(tx: Tx) -> Message:
+            sent = outbox.mark_sent(tx, message_id)
+            return reports.roll_up(tx, sent) or sent
+
+        return self._write(op)
+
+    def retry_later(self, message_id: int, reason: str, *, delay: timedelta) -> Message:
+        return self._write(lambda tx: outbox.retry_later(tx, message_id, reason, delay))
+
+    def fail(self, message_id: int, reason: str, *, code: int | None = None) -> Message:
+        return self._write(lambda tx: outbox.fail(tx, message_id, reason, code))
+
+    def mark_unknown(self, message_id: int, reason: str) -> Message:
+        return self._write(lambda tx: outbox.mark_unknown(tx, message_id, reason))
+
+    def suppress(self, message_id: int, reason: str) -> Message:
+        return self._write(lambda tx: outbox.suppress(tx, message_id, reason))
+
+    def hold(self, message_id: int, reason: str, until: datetime) -> Message:
+        return self._write(lambda tx: outbox.hold(tx, message_id, reason, until))
+
+    def cancel(self, message_id: int, reason: str = "cancelled") -> Message:
+        return self._write(lambda tx: outbox.cancel(tx, message_id, reason))
+
+    def retry(self, message_id: int, reason: str = "operator retry") -> Message:
+        return self._write(lambda tx: outbox.retry(tx, message_id, reason))
+
+    # -- time-driven ------------------------------------------------------------------------------
+
+    def promote_due(self) -> int:
+        """Scheduled rows whose time came -> 'queued' (at most outbox.DUE_BATCH per call)."""
+        return self._write(outbox.promote_due)
+
+    def next_due(self) -> datetime | None:
+        stamp = self._read(outbox.next_due)
+        return None if stamp is None else from_stamp(stamp)
+
+    def expire_due(self) -> int:
+        return self._write(outbox.expire_due)
+
+    def recover(self) -> dict[str, int]:
+        """At start, before any claim: settle what a crash left in 'sending' (see outbox.recover)."""
+        return self._write(outbox.recover)
+
+    # -- receiving --------------------------------------------------------------------------------
+
+    def record_inbound(self, received: Received) -> InboundMessage | None:
+        return self._write(lambda tx: inbox.record(tx, received))
+
+    def record_status_report(self, modem_id: str, report: SmsStatusReport, pdu: str) -> Message | None:
+        return self._write(lambda tx: reports.record(tx, modem_id, report, pdu))
+
+    def expire_inbound_groups(self, max_age: timedelta) -> list[InboundMessage]:
+        return self._write(lambda tx: inbox.expire_groups(tx, max_age))
+
+    def get_inbound(self, inbox_id: int) -> InboundMessage | None:
+        return self._read(lambda tx: inbox.get(tx, inbox_id))
+
+    def list_inbound(self, *, limit: int = 100, after_id: int | None = None) -> list[InboundMessage]:
+        return self._read(lambda tx: inbox.list_inbox(tx, limit=limit, after_id=after_id))
+
+    # -- housekeeping -----------------------------------------------------------------------------
+
+    def purge(self, *, messages_older_than: timedelta, inbox_older_than: timedelta) -> dict[str, int]:
+        """Delete old finished rows in batches of retention.PURGE_BATCH; returns rows deleted per table."""
+        now = self._now()
+        messages_before = to_stamp(now - messages_older_than)
+        inbox_before = to_stamp(now - inbox_older_than)
+        totals = dict.fromkeys(retention.TABLES, 0)
+        while True:
+            counts = self._write(lambda tx: retention.purge_batch(tx, messages_before=messages_before,
+                                                                  inbox_before=inbox_before))
+            for table, n in counts.items():
+                totals[table] += n
+            if not any(counts.values()):
+                return totals
+
+    def check(self) -> CheckReport:
+        return self._read(lambda tx: checks.check(tx, str(self.path)))
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def get(self, message_id: int) -> Message | None:
+        return self._read(lambda tx: outbox.get(tx, message_id))
+
+    def events(self, message_id: int) -> list[Event]:
+        return self._read(lambda tx: events.for_message(tx, message_id))
+
+    def record_event(self, kind: str, reason: str, *, modem: str | None = None,
+                     detail: dict[str, Any] | None = None) -> None:
+        """A modem or system event (modem quarantined, SIM swapped, ...) in the same timeline."""
+        self._write(lambda tx: events.record(tx, message_id=None, kind=kind, reason=reason, modem=modem,
+                                             detail=detail))
+
+    def recent_events(self, *, limit: int = 100, after_id: int | None = None) -> list[Event]:
+        return self._read(lambda tx: events.recent(tx, limit=limit, after_id=after_id))
+
+    def parts(self, message_id: int) -> list[Part]:
+        return self._read(lambda tx: parts.list_parts(tx, message_id))
+
+    def list_messages(self, *, status: str | None = None, recipient: str | None = None,
+                      since: datetime | None = None, limit: int = 100, after_id: int | None = None,
+                      descending: bool = False) -> list[Message]:
+        """Cursor pagination by id; ``descending`` lists newest first (``after_id`` then means older)."""
+        return self._read(lambda tx: outbox.list_messages(tx, status=status, recipient=recipient, since=since,
+                                                          limit=limit, after_id=after_id, descending=descending))
+
+    def counts_by_status(self) -> dict[str, int]:
+        return self._read(outbox.counts_by_status)
