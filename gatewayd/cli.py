@@ -162,6 +162,66 @@ def cmd_pdu_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- database and configuration ------------------------------------------------------------------------
+
+
+def _database_path(args: argparse.Namespace) -> str:
+    if args.database:
+        return str(args.database)
+    from gatewayd.config import ConfigError, default_config, load_config
+
+    try:
+        config = load_config(args.config) if args.config else default_config()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    return str(config.database)
+
+
+def cmd_db_check(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from gatewayd.queue.errors import QueueError
+    from gatewayd.queue.queue import Queue
+
+    path = _database_path(args)
+    if not Path(path).exists():
+        raise CliError(f"{path}: no such database")
+    try:
+        queue = Queue(path, read_only=True)
+    except QueueError as exc:
+        raise CliError(f"{path}: {exc}") from exc
+    try:
+        report = queue.check()
+    finally:
+        queue.close()
+    _print_json({**dataclasses.asdict(report), "ok": report.ok})
+    if not report.ok:
+        problems = [name for name, bad in (
+            ("schema version", report.schema_version != report.expected_schema_version),
+            ("integrity", report.integrity != ["ok"]),
+            ("foreign keys", report.foreign_key_violations != 0),
+            ("journal mode", report.journal_mode != "wal"),
+            ("counts", not report.counts_consistent),
+        ) if bad]
+        raise CliError(f"{path}: check failed: {', '.join(problems) or 'see the JSON above'}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from gatewayd.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+        config.check_ports()
+    except ConfigError as exc:
+        print(f"gatewayd: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _print_json({"ok": True, "config": str(args.config), "database": str(config.database),
+                 "modems": [m.id for m in config.modems], "emulator": config.emulator.enabled})
+    return 0
+
+
 # -- emulator and daemon --------------------------------------------------------------------------
 
 
@@ -215,6 +275,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_port_options(ussd)
     ussd.add_argument("code")
     ussd.set_defaults(func=cmd_modem_ussd)
+
+    db = sub.add_parser("db", help="the SQLite queue")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    check = db_sub.add_parser("check", help="schema version, integrity and counts (safe beside a running daemon)")
+    check.add_argument("-c", "--config", help="configuration file (its database is checked)")
+    check.add_argument("--database", help="database file (instead of the configuration's)")
+    check.set_defaults(func=cmd_db_check)
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    config_check = config_sub.add_parser("check", help="validate a configuration file and its ports")
+    config_check.add_argument("-c", "--config", required=True, help="configuration file")
+    config_check.set_defaults(func=cmd_config_check)
 
     pdu = sub.add_parser("pdu", help="PDU tools")
     pdu_sub = pdu.add_subparsers(dest="pdu_command", required=True, metavar="ACTION")
