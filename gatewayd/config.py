@@ -221,18 +221,22 @@ class Config:
                 raise self.error(key, f"{modem.port} is the same device ({real}) as modems[{seen[real]}].port")
             seen[real] = index
 
-    def modem_specs(self, ports: Mapping[str, str] | None = None) -> list[ModemSpec]:
+    def modem_specs(self, ports: Mapping[str, str] | None = None, *,
+                    locate: Callable[[Mapping[str, str]], Callable[[], str | None]] | None = None
+                    ) -> list[ModemSpec]:
         """The owners' view of the configured modems.
 
         ``ports`` maps modem ids bound by identity (no ``port`` in the file) to the device discovery found
         for them; such a modem not in ``ports`` is left out with a warning, because it is not plugged in
-        yet and the scan will look again. PIN files are read here, so that a secret never sits in the
-        configuration object longer than needed and an unreadable one is reported with its line.
+        yet and the scan will look again. With ``locate`` (the daemon's way), every identity-bound modem
+        gets a spec whose ``locate`` finds its port before each connect, so its owner follows it.
+        PIN files are read here, so that a secret never sits in the configuration object longer than
+        needed and an unreadable one is reported with its line.
         """
         specs: list[ModemSpec] = []
         for index, modem in enumerate(self.modems):
             port = modem.port or (ports or {}).get(modem.id)
-            if port is None:
+            if port is None and locate is None:
                 LOGGER.warning("modem %s: no device found for %s yet", modem.id,
                                " ".join(f"{k} {v}" for k, v in modem.identity.items()))
                 continue
@@ -241,8 +245,11 @@ class Config:
                 pin = self._read_pin_file(index, modem)
             settings = ModemSettings(pin=pin, status_reports=modem.status_reports, validity=modem.validity,
                                      cnmi=modem.cnmi, extra_init=list(modem.init))
-            specs.append(ModemSpec(modem_id=modem.id, port=port, baudrate=modem.baudrate, rtscts=modem.rtscts,
-                                   settings=settings))
+            spec = ModemSpec(modem_id=modem.id, port=port or "", baudrate=modem.baudrate, rtscts=modem.rtscts,
+                             settings=settings, identity=dict(modem.identity))
+            if not modem.port and locate is not None:
+                spec.locate = locate(spec.identity)
+            specs.append(spec)
         return specs
 
     def _read_pin_file(self, index: int, modem: ModemConfig) -> str:

@@ -20,11 +20,11 @@ from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from gatewayd import systemd_notify
+from gatewayd import discovery, systemd_notify
 from gatewayd.config import Config, ConfigError, default_config, load_config
 from gatewayd.dispatch.backoff import RetryPolicy
 from gatewayd.gateway import Gateway, GatewayPlan, ModemPlan
-from gatewayd.owner import ModemSpec
+from gatewayd.owner import ModemOwner, ModemSpec
 from gatewayd.queue.errors import QueueError
 
 LOGGER = logging.getLogger(__name__)
@@ -120,8 +120,14 @@ def run(config_path: str | None = None) -> int:
     with ExitStack() as stack:
         try:
             specs = _emulated_modems(config, stack) if config.emulator.enabled else []
-            specs += config.modem_specs()
+            owners: dict[str, ModemOwner] = {}
+
+            def held() -> set[str]:
+                return {o.snapshot.port for o in owners.values() if o.snapshot.port}
+
+            specs += config.modem_specs(locate=discovery.locator(config.scan.patterns, held))
             gateway = Gateway(build_plan(config, specs))
+            owners.update(gateway.owners)
         except ConfigError as exc:
             print(f"gatewayd: {exc}", file=sys.stderr)
             return EXIT_CONFIG

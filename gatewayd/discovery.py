@@ -17,8 +17,9 @@ import glob
 import logging
 import os
 import re
+import threading
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 import serial
 
@@ -177,3 +178,24 @@ def find_port(wanted: Mapping[str, str | None], scan_result: Mapping[str, Identi
     if len(hits) > 1:
         LOGGER.info("scan: %s found on %s; using %s", dict(wanted), ", ".join(hits), hits[0])
     return hits[0] if hits else None
+
+
+_SCAN_LOCK = threading.Lock()
+"""One scan at a time in this process: two owners probing the same candidates at once would find each
+other's probe holding the port and skip it."""
+
+
+def locator(patterns: Sequence[str], held: Callable[[], Collection[str]], *,
+            timeout: float = PROBE_TIMEOUT) -> Callable[[Mapping[str, str]], Callable[[], str | None]]:
+    """For the daemon: ``locator(...)(identity)`` is a function that scans for that modem and returns its
+    port (or None). ``held`` gives the ports other owners hold right now, which the scan skips."""
+
+    def for_identity(wanted: Mapping[str, str]) -> Callable[[], str | None]:
+        def locate() -> str | None:
+            with _SCAN_LOCK:
+                found = scan(patterns, exclude=held(), timeout=timeout)
+            return find_port(wanted, found)
+
+        return locate
+
+    return for_identity

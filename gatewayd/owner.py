@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from gatewayd.modem.device import Modem, ModemSettings, ReceivedSink, Status
-from gatewayd.modem.errors import ModemError, PortError, SessionClosedError, SimError
+from gatewayd.modem.errors import ModemError, PortError, PortNotFoundError, SessionClosedError, SimError
 from gatewayd.modem.pinguard import RejectedPins
 from gatewayd.modem.refcounter import MemoryReferenceCounter, ReferenceSource
 from gatewayd.modem.session import AtSession, Urc
@@ -56,13 +56,20 @@ class ModemState(enum.Enum):
 
 @dataclass
 class ModemSpec:
-    """How to reach one modem and how to treat it (from the configuration)."""
+    """How to reach one modem and how to treat it (from the configuration).
+
+    A modem bound by identity has an empty ``port`` and a ``locate`` function (a port scan for its IMEI
+    or ICCID), called before every (re)connect: after a USB reset the modem may come back as another
+    /dev/ttyUSBn, and the owner follows it there.
+    """
 
     modem_id: str
     port: str
     baudrate: int = 115200
     rtscts: bool = False
     settings: ModemSettings = field(default_factory=ModemSettings)
+    identity: dict[str, str] = field(default_factory=dict)
+    locate: Callable[[], str | None] | None = None
 
 
 @dataclass
@@ -150,9 +157,22 @@ class ModemOwner:
             if self._on_change is not None:
                 self._on_change(self.snapshot)
 
+    def _find_port(self) -> str:
+        spec = self.spec
+        if spec.locate is None:
+            return spec.port
+        found = spec.locate()
+        if found is None:
+            wanted = " ".join(f"{key} {value}" for key, value in spec.identity.items())
+            raise PortNotFoundError(spec.port or spec.modem_id, f"no modem with {wanted} found by the port scan")
+        if found != self.snapshot.port:
+            LOGGER.info("modem %s: found at %s", spec.modem_id, found)
+            self.snapshot.port = found
+        return found
+
     def _connect(self) -> Modem:
         spec = self.spec
-        port = open_port(spec.port, baudrate=spec.baudrate, rtscts=spec.rtscts)
+        port = open_port(self._find_port(), baudrate=spec.baudrate, rtscts=spec.rtscts)
         session = AtSession(port, modem_id=spec.modem_id)
         session.add_close_listener(lambda _exc: self._inbox.put(_Disconnected(session)))
         session.start()

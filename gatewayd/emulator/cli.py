@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", default="generic", choices=sorted(PROFILES))
     parser.add_argument("--pin", help="the SIM asks for this PIN at power-up")
     parser.add_argument("--imei", help="the (first) modem's IMEI (15 digits)")
+    parser.add_argument("--command-times", action="store_true",
+                        help="time every command line and accepted submit (control op command_times)")
     parser.add_argument("--modems", type=int, default=1, metavar="N", help="start N modems")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     return parser
@@ -108,7 +110,7 @@ def main(argv: list[str]) -> int:
     # Block the stop signals before the loop thread starts, so only sigwait below receives them.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
-        emulator = Emulator(args.log, control=args.control)
+        emulator = Emulator(args.log, control=args.control, command_times=args.command_times)
         handles = [emulator.add_modem(plan.number, imei=plan.imei, pty=plan.pty, listen=plan.listen,
                                       profile=args.profile, pin=args.pin, send_latency=args.send_latency)
                    for plan in plans]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
+from gatewayd.emulator.command_times import CommandTimes
 from gatewayd.emulator.control import ControlServer
 from gatewayd.emulator.endpoints import PtyEndpoint, TcpEndpoint
 from gatewayd.emulator.identity import default_iccid, default_imei, default_imsi
@@ -86,7 +87,8 @@ class Emulator:
     """An emulated network of modems. Thread-safe public API; also a context manager."""
 
     def __init__(self, log_path: str | None = None, *, control: tuple[str, int] | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, command_times: bool = False) -> None:
+        """``command_times``: time every command line and accepted submit (see command_times.py)."""
         self._timers = TimerHeap()
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -102,6 +104,7 @@ class Emulator:
         self.modems: list[ModemHandle] = []
         self._control_request = control
         self._control: ControlServer | None = None
+        self._command_times = CommandTimes() if command_times else None
 
     # -- life cycle ------------------------------------------------------------------------------------
 
@@ -213,6 +216,7 @@ class Emulator:
                 iccid=iccid or default_iccid(index), imsi=imsi or default_imsi(index), quirks=quirks,
                 scheduler=self._timers, network=self.network, pin=pin, send_latency=send_latency,
                 seed=None if self._seed is None else self._seed + index)
+            modem.command_times = self._command_times
             self.network.attach(modem)
             handle = ModemHandle(modem=modem, link=pty)
             modem.sink = lambda data: self._to_host(handle, data)
@@ -323,6 +327,17 @@ class Emulator:
 
         return self._call(apply)
 
+    def command_times(self, since: float = float("-inf"), target: str | None = None) -> list[dict[str, Any]]:
+        """Timed command lines and accepts at or after ``since`` (monotonic seconds), oldest first."""
+
+        def read() -> list[dict[str, Any]]:
+            if self._command_times is None:
+                raise ValueError("command times are not recorded (start the emulator with command_times)")
+            modem = self._find(target).modem_id if target else None
+            return [r.as_dict() for r in self._command_times.since(since, modem=modem)]
+
+        return self._call(read)
+
     def status(self) -> list[dict[str, Any]]:
         return self._call(lambda: [{**h.describe(), **h.modem.status()} for h in self.modems])
 
@@ -354,6 +369,10 @@ class Emulator:
             return {"ok": True, "device": self.reconnect(target)}
         if op == "status":
             return {"ok": True, "modems": self.status()}
+        if op == "command_times":
+            since = _opt_float(request, "since")
+            return {"ok": True, "now": self._timers.now(),
+                    "records": self.command_times(float("-inf") if since is None else since, target)}
         raise ValueError(f"unknown op {op!r}")
 
 

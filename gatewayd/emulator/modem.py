@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gatewayd.emulator import commands
+from gatewayd.emulator.command_times import CommandTimes
 from gatewayd.emulator.commands.base import REGISTRY, CommandFailure, CommandSpec, Deferred, Prompt, Reply
 from gatewayd.emulator.parser import ParseError, parse_line
 from gatewayd.emulator.profiles import Quirks
@@ -115,6 +116,8 @@ class EmulatedModem:
         self.faults = Faults()
         self.random = random.Random(seed)
         self.stats: dict[str, int] = {"commands": 0, "submits": 0, "unacked": 0, "rx_bytes": 0, "tx_bytes": 0}
+        self.command_times: CommandTimes | None = None
+        """When set (benchmarks), every command line received and submit accepted is timed here."""
         self._mr = itertools.count()
         self._inbuf = bytearray()
         self._line = bytearray()
@@ -274,6 +277,8 @@ class EmulatedModem:
 
     def _execute_line(self, line: str) -> None:
         """Run one line; unsolicited codes raised meanwhile (e.g. +CREG) follow its final result."""
+        if self.command_times is not None:
+            self.command_times.record(self.scheduler.now(), self.modem_id, "command", line.strip())
         self._executing = True
         try:
             self._execute(line.strip())

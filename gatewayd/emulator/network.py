@@ -116,6 +116,8 @@ class EmulatedNetwork:
         })
         LOGGER.info("modem %s: SMSC accepted mr=%d to %s (part %d/%d)", modem.modem_id, mr,
                     submission.destination, sequence, total)
+        if modem.command_times is not None:
+            modem.command_times.record(self.scheduler.now(), modem.modem_id, "accept", f"mr={mr}")
         recipient = self.modems.get(submission.destination)
         if recipient is not None:
             pdu, length = self._relay(modem.number, submission, now)

@@ -1,0 +1,51 @@
+"""A modem bound by IMEI follows its device to a new path after a USB reset (re-enumeration)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gatewayd import discovery
+from gatewayd.emulator.emulator import Emulator
+from gatewayd.gateway import Gateway, GatewayPlan, ModemPlan
+from gatewayd.modem.device import ModemSettings
+from gatewayd.owner import ModemSpec, ModemState
+from gatewayd.queue.queue import NewMessage
+from tests.dispatch.conftest import wait_until
+
+READY = 20.0
+
+
+def test_owner_follows_the_modem_to_its_new_port(tmp_path: Path) -> None:
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    with Emulator(log_path=str(tmp_path / "smsc.jsonl")) as emulator:
+        handle = emulator.add_modem(number="+15550000001", modem_id="usb", imei="356938035643809")
+        os.symlink(handle.device_path, dev / "ttyUSB0")
+        wanted = {"imei": "356938035643809"}
+        locate = discovery.locator([str(dev / "ttyUSB*")], held=set, timeout=1.0)(wanted)
+        spec = ModemSpec(modem_id="sim1", port="", identity=wanted, locate=locate,
+                         settings=ModemSettings(send_timeout=2.0))
+        gateway = Gateway(GatewayPlan(database=tmp_path / "q.db", state_dir=tmp_path / "state",
+                                      modems=[ModemPlan(spec=spec)]))
+        gateway.start()
+        try:
+            owner = gateway.owners["sim1"]
+            assert owner.ready.wait(READY), owner.snapshot.last_error
+            assert owner.snapshot.port == os.path.realpath(handle.device_path)
+            first, _ = gateway.queue.enqueue(NewMessage(recipient="+447700900001", text="before the reset"))
+            wait_until(lambda: gateway.queue.get(first.id).status in ("sent", "delivered"))  # type: ignore[union-attr]
+
+            # USB reset: the old node disappears, the modem comes back on another one.
+            old = owner.snapshot.port
+            new_path = emulator.reconnect("usb")
+            (dev / "ttyUSB0").unlink()
+            os.symlink(new_path, dev / "ttyUSB1")
+            wait_until(lambda: owner.snapshot.state is ModemState.READY and owner.snapshot.port != old,
+                       timeout=READY, what="the owner to follow the modem")
+            assert owner.snapshot.port == os.path.realpath(new_path)
+            second, _ = gateway.queue.enqueue(NewMessage(recipient="+447700900002", text="after the reset"))
+            wait_until(lambda: gateway.queue.get(second.id).status in ("sent", "delivered"))  # type: ignore[union-attr]
+        finally:
+            gateway.stop()
+        assert [r["text"] for r in emulator.sent()] == ["before the reset", "after the reset"]
