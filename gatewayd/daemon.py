@@ -18,8 +18,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
-from apscheduler.schedulers.background import BackgroundScheduler
-
 from gatewayd import discovery, systemd_notify
 from gatewayd.config import Config, ConfigError, default_config, load_config
 from gatewayd.dispatch.backoff import RetryPolicy
@@ -32,9 +30,6 @@ LOGGER = logging.getLogger(__name__)
 EXIT_CONFIG = 2
 EMULATED_NUMBER = "+1555000{:04d}"
 """Numbers of the built-in emulated modems (+15550000001, ...): the 555 range is fictional."""
-INBOUND_GROUP_MAX_AGE_HOURS = 24
-EXPIRY_INTERVAL_SECONDS = 60
-RETENTION_INTERVAL_HOURS = 6
 
 
 def _configure_logging(level: str) -> None:
@@ -78,24 +73,9 @@ def build_plan(config: Config, specs: list[ModemSpec]) -> GatewayPlan:
         database=config.database, state_dir=config.state_dir, modems=plans,
         global_rate_per_minute=dispatch.rate_per_minute,
         retry=RetryPolicy(base=dispatch.retry_base, maximum=dispatch.retry_max, max_attempts=dispatch.max_attempts),
+        health_interval=dispatch.health_interval,
+        retain_messages=config.retention.messages, retain_inbox=config.retention.inbox,
     )
-
-
-def _schedule(scheduler: BackgroundScheduler, gateway: Gateway, config: Config) -> None:
-    """The periodic work; each job is short and runs on APScheduler's pool, never on a modem's thread."""
-    from datetime import timedelta
-
-    queue = gateway.queue
-    jobs = {"coalesce": True, "max_instances": 1}
-    scheduler.add_job(queue.expire_due, "interval", seconds=EXPIRY_INTERVAL_SECONDS, id="expire", **jobs)
-    scheduler.add_job(queue.expire_inbound_groups, "interval", minutes=15, id="inbound-groups",
-                      args=[timedelta(hours=INBOUND_GROUP_MAX_AGE_HOURS)], **jobs)
-    scheduler.add_job(queue.purge, "interval", hours=RETENTION_INTERVAL_HOURS, id="retention",
-                      kwargs={"messages_older_than": config.retention.messages,
-                              "inbox_older_than": config.retention.inbox}, **jobs)
-    interval = systemd_notify.watchdog_interval()
-    if interval:
-        scheduler.add_job(systemd_notify.watchdog, "interval", seconds=interval / 2, id="watchdog", **jobs)
 
 
 def run(config_path: str | None = None) -> int:
@@ -135,9 +115,11 @@ def run(config_path: str | None = None) -> int:
             print(f"gatewayd: cannot open the database {config.database}: {exc}", file=sys.stderr)
             return 1
         gateway.start()
-        scheduler = BackgroundScheduler(timezone="UTC")
-        _schedule(scheduler, gateway, config)
-        scheduler.start()
+        interval = systemd_notify.watchdog_interval()
+        if interval:
+            # No ping when the dispatcher died or the queue hangs: systemd then restarts the daemon.
+            gateway.scheduler.add_job(lambda: gateway.alive() and systemd_notify.watchdog(), "interval",
+                                      seconds=interval / 2, id="watchdog", coalesce=True, max_instances=1)
         counts = gateway.queue.counts_by_status()
         LOGGER.info("gateway running: %d modem(s), database %s, queue %s", len(specs), config.database,
                     {k: v for k, v in counts.items() if v})
@@ -146,7 +128,6 @@ def run(config_path: str | None = None) -> int:
         systemd_notify.ready(f"{len(specs)} modem(s)")
         stop.wait()
         systemd_notify.stopping()
-        scheduler.shutdown(wait=False)
         gateway.stop()
     LOGGER.info("stopped")
     return 0

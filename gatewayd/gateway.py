@@ -15,7 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from gatewayd import owner as owner_module
 from gatewayd.dispatch.backoff import RetryPolicy
 from gatewayd.dispatch.dispatcher import Dispatcher
 from gatewayd.dispatch.pool import Pool, Slot
@@ -28,6 +32,9 @@ from gatewayd.owner import ModemOwner, ModemSpec
 from gatewayd.queue.queue import Queue
 
 LOGGER = logging.getLogger(__name__)
+
+EXPIRY_INTERVAL_SECONDS = 60
+RETENTION_INTERVAL_HOURS = 6
 
 
 @dataclass
@@ -51,6 +58,12 @@ class GatewayPlan:
     global_rate_per_minute: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     inbound_group_max_age: timedelta = timedelta(hours=24)
+    health_interval: timedelta | None = None
+    """None: ``owner.HEALTH_INTERVAL``."""
+    sweep_interval: timedelta | None = None
+    """None: ``owner.SWEEP_INTERVAL``."""
+    retain_messages: timedelta = timedelta(days=90)
+    retain_inbox: timedelta = timedelta(days=90)
 
 
 class Gateway:
@@ -73,6 +86,43 @@ class Gateway:
         global_bucket = TokenBucket(plan.global_rate_per_minute) if plan.global_rate_per_minute else None
         self.pool = Pool(slots, global_bucket=global_bucket)
         self.dispatcher = Dispatcher(self.queue, self.pool, retry=plan.retry)
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """The periodic work. Jobs only ask: checks that talk to a modem run on its owner's thread,
+        between sends, so they never interleave with an AT+CMGS nor wake an idle owner for nothing."""
+        plan = self.plan
+        health = (plan.health_interval or timedelta(seconds=owner_module.HEALTH_INTERVAL)).total_seconds()
+        sweep = (plan.sweep_interval or timedelta(seconds=owner_module.SWEEP_INTERVAL)).total_seconds()
+        jobs: dict[str, Any] = {"coalesce": True, "max_instances": 1}
+        add = self.scheduler.add_job
+        add(self._request_health, "interval", seconds=health, id="health", **jobs)
+        add(self._request_sweep, "interval", seconds=sweep, id="sweep", **jobs)
+        add(self.queue.expire_due, "interval", seconds=EXPIRY_INTERVAL_SECONDS, id="expire", **jobs)
+        add(self.queue.expire_inbound_groups, "interval", minutes=15, id="inbound-groups",
+            args=[plan.inbound_group_max_age], **jobs)
+        add(self.queue.purge, "interval", hours=RETENTION_INTERVAL_HOURS, id="retention",
+            kwargs={"messages_older_than": plan.retain_messages, "inbox_older_than": plan.retain_inbox}, **jobs)
+
+    def alive(self) -> bool:
+        """For the systemd watchdog: the dispatcher runs and the queue's thread answers."""
+        if not self.dispatcher.running:
+            return False
+        try:
+            self.queue.counts_by_status()
+        except Exception:
+            LOGGER.exception("watchdog: the queue does not answer")
+            return False
+        return True
+
+    def _request_health(self) -> None:
+        for owner in self.owners.values():
+            owner.request_health()
+
+    def _request_sweep(self) -> None:
+        for owner in self.owners.values():
+            owner.request_sweep()
 
     def _wake(self) -> None:
         # Owners report state changes (a modem became ready): it may take work now.
@@ -102,8 +152,10 @@ class Gateway:
         for owner in self.owners.values():
             owner.start()
         self.dispatcher.start()
+        self.scheduler.start()
 
     def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
         self.dispatcher.stop()
         for owner in self.owners.values():
             owner.stop()

@@ -31,9 +31,9 @@ LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HEALTH_INTERVAL = 60.0
-"""Seconds between health checks (CSQ, CREG, COPS) of an idle or busy modem."""
+"""Default seconds between health checks (CSQ, CREG, COPS); the gateway's scheduler requests them."""
 SWEEP_INTERVAL = 300.0
-"""Seconds between storage sweeps (AT+CMGL), which catch what a lost +CMTI did not announce."""
+"""Default seconds between storage sweeps (AT+CMGL), which catch what a lost +CMTI did not announce."""
 RECONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Delays between attempts to reopen a lost modem; the last one repeats."""
 QUARANTINE_AFTER = 5
@@ -96,6 +96,13 @@ class _Stop:
     """Queued by :meth:`ModemOwner.stop`."""
 
 
+@dataclass(frozen=True)
+class _Periodic:
+    """Queued by the scheduler: a health check or a storage sweep, run between jobs."""
+
+    kind: str  # "health" | "sweep"
+
+
 @dataclass
 class _Job:
     func: Callable[[Modem], Any]
@@ -113,7 +120,8 @@ class ModemOwner:
         self._references = references or MemoryReferenceCounter()
         self._rejected_pins = rejected_pins or RejectedPins()
         self._on_change = on_change
-        self._inbox: queue.SimpleQueue[_Job | Urc | _Disconnected | _Stop] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[_Job | Urc | _Disconnected | _Stop | _Periodic] = queue.SimpleQueue()
+        self._pending_periodic: set[str] = set()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"modem-{spec.modem_id}", daemon=True)
         self._modem: Modem | None = None
@@ -131,6 +139,21 @@ class ModemOwner:
         self._stopping.set()
         self._inbox.put(_Stop())
         self._thread.join(timeout)
+
+    def request_health(self) -> None:
+        """Ask for a health check between jobs (the scheduler calls this; never piles up)."""
+        self._request("health")
+
+    def request_sweep(self) -> None:
+        """Ask for a storage sweep between jobs."""
+        self._request("sweep")
+
+    def _request(self, kind: str) -> None:
+        # Called from the scheduler's thread; the set is only a de-duplication hint (a lost race costs
+        # one extra or one skipped check, both harmless).
+        if self.snapshot.state is ModemState.READY and kind not in self._pending_periodic:
+            self._pending_periodic.add(kind)
+            self._inbox.put(_Periodic(kind))
 
     def submit(self, func: Callable[[Modem], T]) -> Future[T]:
         """Run ``func(modem)`` on the owner thread; the future fails with ModemError if it is not ready."""
@@ -235,24 +258,22 @@ class ModemOwner:
         READY is announced only after the first health check and storage sweep, so the dispatcher never
         hands a message to a modem that is still busy reading what arrived while gatewayd was down.
         """
+        self._pending_periodic.clear()  # requests queued for the previous session were dropped
         self._health(modem)
         self._sweep(modem)
         if not self._still_answering(modem):
             return
         self._set_state(ModemState.READY)
-        next_health = time.monotonic() + HEALTH_INTERVAL
-        next_sweep = time.monotonic() + SWEEP_INTERVAL
         while True:
-            now = time.monotonic()
-            if now >= next_health:
-                self._health(modem)
-                next_health = now + HEALTH_INTERVAL
-            if now >= next_sweep:
-                self._sweep(modem)
-                next_sweep = now + SWEEP_INTERVAL
-            try:
-                item = self._inbox.get(timeout=max(0.0, min(next_health, next_sweep) - time.monotonic()))
-            except queue.Empty:
+            item = self._inbox.get()
+            if isinstance(item, _Periodic):
+                self._pending_periodic.discard(item.kind)
+                if item.kind == "health":
+                    self._health(modem)
+                else:
+                    self._sweep(modem)
+                if not self._still_answering(modem):
+                    return
                 continue
             if isinstance(item, _Stop):
                 return

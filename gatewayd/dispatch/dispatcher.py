@@ -52,6 +52,10 @@ class Dispatcher:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and not self._stopping.is_set()
+
     def wake(self) -> None:
         """Thread-safe, cheap: called from the queue thread and from owners when they finish."""
         self._wake.set()

@@ -139,3 +139,21 @@ def test_duplicate_inbound_is_stored_once(harness: Harness) -> None:
     assert harness.emulator.deliver_pdu(harness.numbers[0], pdu)  # the network delivers it twice
     wait_until(lambda: harness.emulator.status()[0]["storage"]["SM"][0] == 0, what="storage emptied")
     assert len(received) == 1
+
+
+def test_scheduled_health_checks_see_registration_lost_and_back(harness: Harness) -> None:
+    from datetime import timedelta as td
+
+    gateway = harness.gateway(harness.modems(1), health_interval=td(seconds=0.2))
+    owner = gateway.owners["m1"]
+
+    def registered() -> bool | None:
+        status = owner.snapshot.status
+        return None if status is None or status.registration is None else status.registration.registered
+
+    assert registered() is True
+    harness.emulator.fault("m1", "no_network", seconds=60)
+    wait_until(lambda: registered() is False, timeout=10, what="the health check to see no network")
+    harness.emulator.clear("m1")
+    wait_until(lambda: registered() is True, timeout=10, what="the health check to see the network back")
+    assert gateway.alive()
