@@ -94,7 +94,7 @@ class Dispatcher:
                 return
             dispatched = False
             for slot in slots:
-                claim = self.queue.claim(slot.modem_id)
+                claim = self.queue.claim(slot.modem_id, prefixes=slot.prefixes)
                 if claim is None:
                     continue
                 self._hand_over(slot, claim)

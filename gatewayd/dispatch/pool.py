@@ -45,9 +45,6 @@ class Slot:
         rssi = status.signal.rssi if status and status.signal and status.signal.rssi != 99 else 0
         return (0 if registered else 1, -rssi, self.last_used)
 
-    def accepts(self, recipient: str) -> bool:
-        return not self.prefixes or recipient.startswith(self.prefixes)
-
 
 class Pool:
     """The slots of all configured modems, plus the global rate limit."""

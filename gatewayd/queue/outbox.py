@@ -55,9 +55,13 @@ SELECT * FROM messages INDEXED BY messages_claimable
 WHERE status = 'queued'
   AND {pin}
   AND recipient NOT IN (SELECT value FROM json_each(:excluded))
+  {route}
 ORDER BY priority DESC, id
 LIMIT 1
 """
+ROUTE_SQL = """AND EXISTS (SELECT 1 FROM json_each(:prefixes) WHERE substr(recipient, 1, length(value)) = value)"""
+"""Routing by destination prefix: only for modems configured with ``prefixes`` (the scan then skips the
+messages this modem may not send, which costs more than the plain claim but only where routing is used)."""
 
 DUE_SQL = """
 SELECT * FROM messages INDEXED BY messages_due
@@ -174,11 +178,15 @@ def enqueue(tx: Tx, new: NewMessage) -> tuple[Message, bool]:
 # -- the send path -----------------------------------------------------------------------------------
 
 
-def claim(tx: Tx, modem_id: str, exclude_recipients: frozenset[str], pinned_ok: bool) -> Claim | None:
-    """The best queued message for ``modem_id`` -> 'sending'. Expired candidates are expired on the way."""
+def claim(tx: Tx, modem_id: str, exclude_recipients: frozenset[str], pinned_ok: bool,
+          prefixes: tuple[str, ...] = ()) -> Claim | None:
+    """The best queued message for ``modem_id`` -> 'sending'. Expired candidates are expired on the way.
+
+    ``prefixes``: the modem only sends to recipients starting with one of them (routing by prefix)."""
     pin = "(pinned_modem IS NULL OR pinned_modem = :modem)" if pinned_ok else "pinned_modem IS NULL"
-    sql = CLAIM_SQL.format(pin=pin)
-    params = {"modem": modem_id, "excluded": json.dumps(sorted(exclude_recipients))}
+    sql = CLAIM_SQL.format(pin=pin, route=ROUTE_SQL if prefixes else "")
+    params = {"modem": modem_id, "excluded": json.dumps(sorted(exclude_recipients)),
+              "prefixes": json.dumps(list(prefixes))}
     while True:
         row = tx.one(sql, params)
         if row is None:

@@ -157,3 +157,15 @@ def test_scheduled_health_checks_see_registration_lost_and_back(harness: Harness
     harness.emulator.clear("m1")
     wait_until(lambda: registered() is True, timeout=10, what="the health check to see the network back")
     assert gateway.alive()
+
+
+def test_routing_by_prefix(harness: Harness) -> None:
+    modems = harness.modems(2)
+    modems[0].prefixes = ("+44",)
+    modems[1].prefixes = ("+33", "+49")
+    gateway = harness.gateway(modems)
+    for i in range(6):
+        gateway.queue.enqueue(NewMessage(recipient=f"+4477009{i:05d}", text="uk"))
+        gateway.queue.enqueue(NewMessage(recipient=f"+3361234{i:04d}", text="fr"))
+    assert went(harness.settle(gateway)) == 12
+    assert {(r["text"], r["modem"]) for r in harness.emulator.sent()} == {("uk", "m1"), ("fr", "m2")}

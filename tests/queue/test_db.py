@@ -130,7 +130,9 @@ def test_the_clock_must_be_aware(open_queue: Callable[..., Queue], clock: Clock)
 
 
 @pytest.mark.parametrize(("sql", "params", "index"), [
-    (outbox.CLAIM_SQL.format(pin="pinned_modem IS NULL"), {"excluded": "[]"}, "messages_claimable"),
+    (outbox.CLAIM_SQL.format(pin="pinned_modem IS NULL", route=""), {"excluded": "[]"}, "messages_claimable"),
+    (outbox.CLAIM_SQL.format(pin="pinned_modem IS NULL", route=outbox.ROUTE_SQL),
+     {"excluded": "[]", "prefixes": '["+44"]'}, "messages_claimable"),
     (outbox.DUE_SQL, ("x", 5), "messages_due"),
     (outbox.NEXT_DUE_SQL, (), "messages_due"),
     (outbox.EXPIRING_SQL, ("x", 5), "messages_expiring"),
