@@ -22,12 +22,15 @@ from gatewayd import discovery, systemd_notify
 from gatewayd.config import Config, ConfigError, default_config, load_config
 from gatewayd.dispatch.backoff import RetryPolicy
 from gatewayd.gateway import Gateway, GatewayPlan, ModemPlan
+from gatewayd.modem.errors import PortBusyError
 from gatewayd.owner import ModemOwner, ModemSpec
 from gatewayd.queue.errors import QueueError
 
 LOGGER = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
+STARTUP_WAIT = 20.0
+"""How long start-up waits for each modem's first connection attempt before going on without it."""
 EMULATED_NUMBER = "+1555000{:04d}"
 """Numbers of the built-in emulated modems (+15550000001, ...): the 555 range is fictional."""
 
@@ -78,6 +81,20 @@ def build_plan(config: Config, specs: list[ModemSpec]) -> GatewayPlan:
     )
 
 
+def _busy_ports(gateway: Gateway) -> str | None:
+    """Wait for each modem's first connection attempt; a port another program holds stops the start.
+
+    Anything else (not plugged in, not answering, no network) is retried by the owner and shown in the
+    logs; but a port held by another program (ModemManager, a terminal left open) is a set-up mistake
+    the operator must fix, and carrying on would hide it.
+    """
+    for owner in gateway.owners.values():
+        owner.first_attempt.wait(STARTUP_WAIT)
+        if isinstance(owner.first_error, PortBusyError):
+            return f"modem {owner.spec.modem_id}: {owner.first_error}"
+    return None
+
+
 def run(config_path: str | None = None) -> int:
     """Run until SIGTERM / SIGINT; returns the exit code."""
     try:
@@ -115,6 +132,11 @@ def run(config_path: str | None = None) -> int:
             print(f"gatewayd: cannot open the database {config.database}: {exc}", file=sys.stderr)
             return 1
         gateway.start()
+        busy = _busy_ports(gateway)
+        if busy:
+            gateway.stop()
+            print(f"gatewayd: {busy}", file=sys.stderr)  # last, after the shutdown's own log lines
+            return 1
         interval = systemd_notify.watchdog_interval()
         if interval:
             # No ping when the dispatcher died or the queue hangs: systemd then restarts the daemon.

@@ -128,6 +128,9 @@ class ModemOwner:
         self._session: AtSession | None = None
         self.snapshot = ModemSnapshot(spec.modem_id, spec.port, ModemState.STARTING)
         self.ready = threading.Event()
+        self.first_attempt = threading.Event()
+        """Set once the first connection attempt has succeeded or failed (start-up waits on it)."""
+        self.first_error: ModemError | OSError | None = None
 
     # -- API for other threads ---------------------------------------------------------------------
 
@@ -231,10 +234,15 @@ class ModemOwner:
                 self._modem = self._connect()
             except SimError as exc:
                 # A PIN problem does not fix itself; retrying would burn SIM attempts.
+                self.first_error = self.first_error or exc
+                self.first_attempt.set()
                 self._set_state(ModemState.FAILED, str(exc))
                 self._fail_jobs_until_stop()
                 break
             except (ModemError, OSError) as exc:
+                if not self.first_attempt.is_set():
+                    self.first_error = exc
+                    self.first_attempt.set()
                 failures += 1
                 quarantined = failures >= QUARANTINE_AFTER
                 self._set_state(ModemState.QUARANTINED if quarantined else ModemState.GONE, str(exc))
@@ -264,6 +272,7 @@ class ModemOwner:
         if not self._still_answering(modem):
             return
         self._set_state(ModemState.READY)
+        self.first_attempt.set()
         while True:
             item = self._inbox.get()
             if isinstance(item, _Periodic):

@@ -1,0 +1,58 @@
+"""``gatewayd run`` as an operator meets it: exit codes and one-line reasons."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from gatewayd.emulator.emulator import Emulator
+from gatewayd.modem.transport import open_port
+
+TIMEOUT = 60
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gatewayd", "run", *args], capture_output=True, text=True,
+                          timeout=TIMEOUT, check=False, cwd=cwd)
+
+
+def test_config_error_exits_2_naming_file_line_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "gatewayd.yaml"
+    config.write_text("database: q.db\nmodems:\n  - id: sim1\n    port: /dev/ttyUSB9\n    colour: red\n")
+    result = run("-c", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "gatewayd.yaml:5: modems[0].colour" in result.stderr
+
+
+def test_port_held_by_another_program_stops_the_start(tmp_path: Path) -> None:
+    with Emulator() as emulator:
+        link = tmp_path / "modem"
+        emulator.add_modem(number="+15550000001", pty=str(link))
+        config = tmp_path / "gatewayd.yaml"
+        config.write_text(f"database: q.db\nstate_dir: state\nmodems:\n  - id: sim1\n    port: {link}\n")
+        holder = open_port(str(link))
+        try:
+            result = run("-c", str(config), cwd=tmp_path)
+        finally:
+            holder.close()
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("gatewayd: modem sim1:") and "busy" in last
+
+
+def test_sigterm_exits_0(tmp_path: Path) -> None:
+    with Emulator() as emulator:
+        link = tmp_path / "modem"
+        emulator.add_modem(number="+15550000001", pty=str(link))
+        config = tmp_path / "gatewayd.yaml"
+        config.write_text(f"database: q.db\nstate_dir: state\nmodems:\n  - id: sim1\n    port: {link}\n")
+        process = subprocess.Popen([sys.executable, "-m", "gatewayd", "run", "-c", str(config)], cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        banner = process.stdout.readline()  # printed once the gateway runs
+        assert "gatewayd running" in banner
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0, stderr
