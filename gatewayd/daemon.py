@@ -76,7 +76,7 @@ def build_plan(config: Config, specs: list[ModemSpec]) -> GatewayPlan:
         database=config.database, state_dir=config.state_dir, modems=plans,
         global_rate_per_minute=dispatch.rate_per_minute,
         retry=RetryPolicy(base=dispatch.retry_base, maximum=dispatch.retry_max, max_attempts=dispatch.max_attempts),
-        health_interval=dispatch.health_interval,
+        health_interval=dispatch.health_interval, sticky_sender=dispatch.sticky_sender,
         retain_messages=config.retention.messages, retain_inbox=config.retention.inbox,
     )
 

@@ -57,6 +57,7 @@ class GatewayPlan:
     modems: list[ModemPlan]
     global_rate_per_minute: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    sticky_sender: bool = False
     inbound_group_max_age: timedelta = timedelta(hours=24)
     health_interval: timedelta | None = None
     """None: ``owner.HEALTH_INTERVAL``."""
@@ -85,7 +86,7 @@ class Gateway:
             slots.append(Slot(owner=owner, bucket=bucket, cap=DailyCap(modem.daily_cap), prefixes=modem.prefixes))
         global_bucket = TokenBucket(plan.global_rate_per_minute) if plan.global_rate_per_minute else None
         self.pool = Pool(slots, global_bucket=global_bucket)
-        self.dispatcher = Dispatcher(self.queue, self.pool, retry=plan.retry)
+        self.dispatcher = Dispatcher(self.queue, self.pool, retry=plan.retry, sticky_sender=plan.sticky_sender)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._schedule()
 

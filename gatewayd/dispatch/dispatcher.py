@@ -36,10 +36,11 @@ DUE_SLACK = 0.005
 
 
 class Dispatcher:
-    def __init__(self, queue: Queue, pool: Pool, *, retry: RetryPolicy | None = None,
+    def __init__(self, queue: Queue, pool: Pool, *, retry: RetryPolicy | None = None, sticky_sender: bool = False,
                  on_outcome: Callable[[Attempt], None] | None = None) -> None:
         self.queue = queue
         self.pool = pool
+        self.sticky_sender = sticky_sender
         self.retry = retry or RetryPolicy()
         self._on_outcome = on_outcome
         self._wake = threading.Event()
@@ -93,8 +94,9 @@ class Dispatcher:
             if not slots:
                 return
             dispatched = False
+            sticky_among = self.pool.ready_ids() if self.sticky_sender else None
             for slot in slots:
-                claim = self.queue.claim(slot.modem_id, prefixes=slot.prefixes)
+                claim = self.queue.claim(slot.modem_id, prefixes=slot.prefixes, sticky_among=sticky_among)
                 if claim is None:
                     continue
                 self._hand_over(slot, claim)
@@ -125,6 +127,7 @@ class Dispatcher:
             exc = future.exception()
             if exc is not None:
                 self._job_failed(attempt, exc)
+            slot.record_outcome(ok=attempt.outcome in ("sent", "failed"))
             if self._on_outcome is not None:
                 self._on_outcome(attempt)
         finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gatewayd.dispatch.ratelimit import DailyCap, TokenBucket, Unlimited
 from gatewayd.owner import ModemOwner, ModemState
@@ -28,7 +28,8 @@ class Slot:
     prefixes: tuple[str, ...] = ()
     busy: bool = False
     last_used: float = 0.0
-    sent: int = field(default=0)
+    error_score: float = 0.0
+    """Recent failed attempts (retry or unknown), decaying by half with each success."""
 
     @property
     def modem_id(self) -> str:
@@ -38,12 +39,17 @@ class Slot:
     def ready(self) -> bool:
         return self.owner.snapshot.state is ModemState.READY
 
-    def health_key(self) -> tuple[int, int, float]:
-        """Sort key, smaller is better: registered first, then signal, then longest idle."""
+    def health_key(self) -> tuple[int, int, int, float]:
+        """Sort key, smaller is better: registered first, then fewer recent errors, then signal (in steps
+        of ~10 dB, so small fluctuations do not matter), then the one idle longest."""
         status = self.owner.snapshot.status
         registered = bool(status and status.registration and status.registration.registered)
         rssi = status.signal.rssi if status and status.signal and status.signal.rssi != 99 else 0
-        return (0 if registered else 1, -rssi, self.last_used)
+        return (0 if registered else 1, round(self.error_score), -(rssi // 5), self.last_used)
+
+    def record_outcome(self, *, ok: bool) -> None:
+        """A permanent failure is the message's fault, not the modem's: callers count it as ok."""
+        self.error_score = self.error_score / 2 if ok else self.error_score + 1
 
 
 class Pool:
@@ -79,6 +85,9 @@ class Pool:
         slot.bucket.take(parts)
         self.global_bucket.take(parts)
         slot.cap.record(parts)
+
+    def ready_ids(self) -> frozenset[str]:
+        return frozenset(s.modem_id for s in self.slots.values() if s.ready)
 
     def release(self, slot: Slot) -> None:
         slot.busy = False

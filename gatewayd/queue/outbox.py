@@ -56,9 +56,17 @@ WHERE status = 'queued'
   AND {pin}
   AND recipient NOT IN (SELECT value FROM json_each(:excluded))
   {route}
+  {sticky}
 ORDER BY priority DESC, id
 LIMIT 1
 """
+STICKY_SQL = """AND NOT EXISTS (
+    SELECT 1 FROM (SELECT last.modem FROM messages AS last INDEXED BY messages_recipient
+                   WHERE last.recipient = messages.recipient AND last.status IN ('sent', 'delivered')
+                   ORDER BY last.id DESC LIMIT 1) AS previous
+    WHERE previous.modem != :modem AND previous.modem IN (SELECT value FROM json_each(:available)))"""
+"""Sticky sender: skip a recipient whose last message went from another modem that can still send, so
+one person keeps hearing from one number. A recipient whose modem is gone is free for any modem."""
 ROUTE_SQL = """AND EXISTS (SELECT 1 FROM json_each(:prefixes) WHERE substr(recipient, 1, length(value)) = value)"""
 """Routing by destination prefix: only for modems configured with ``prefixes`` (the scan then skips the
 messages this modem may not send, which costs more than the plain claim but only where routing is used)."""
@@ -178,15 +186,18 @@ def enqueue(tx: Tx, new: NewMessage) -> tuple[Message, bool]:
 # -- the send path -----------------------------------------------------------------------------------
 
 
-def claim(tx: Tx, modem_id: str, exclude_recipients: frozenset[str], pinned_ok: bool,
-          prefixes: tuple[str, ...] = ()) -> Claim | None:
+def claim(tx: Tx, modem_id: str, exclude_recipients: frozenset[str], pinned_ok: bool, *,
+          prefixes: tuple[str, ...] = (), sticky_among: frozenset[str] | None = None) -> Claim | None:
     """The best queued message for ``modem_id`` -> 'sending'. Expired candidates are expired on the way.
 
-    ``prefixes``: the modem only sends to recipients starting with one of them (routing by prefix)."""
+    ``prefixes``: the modem only sends to recipients starting with one of them (routing by prefix).
+    ``sticky_among``: the modems able to send now; a recipient last served by one of them (other than
+    ``modem_id``) is left for that modem (sticky sender). None: no stickiness."""
     pin = "(pinned_modem IS NULL OR pinned_modem = :modem)" if pinned_ok else "pinned_modem IS NULL"
-    sql = CLAIM_SQL.format(pin=pin, route=ROUTE_SQL if prefixes else "")
+    sql = CLAIM_SQL.format(pin=pin, route=ROUTE_SQL if prefixes else "",
+                           sticky=STICKY_SQL if sticky_among is not None else "")
     params = {"modem": modem_id, "excluded": json.dumps(sorted(exclude_recipients)),
-              "prefixes": json.dumps(list(prefixes))}
+              "prefixes": json.dumps(list(prefixes)), "available": json.dumps(sorted(sticky_among or ()))}
     while True:
         row = tx.one(sql, params)
         if row is None:

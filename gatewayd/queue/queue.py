@@ -145,14 +145,18 @@ class Queue:
     # -- the send path ----------------------------------------------------------------------------
 
     def claim(self, modem_id: str, *, exclude_recipients: frozenset[str] = frozenset(),
-              pinned_ok: bool = True, prefixes: tuple[str, ...] = ()) -> Claim | None:
+              pinned_ok: bool = True, prefixes: tuple[str, ...] = (),
+              sticky_among: frozenset[str] | None = None) -> Claim | None:
         """The best queued message for ``modem_id`` (priority, then age) -> 'sending'.
 
         Messages pinned to another modem (a multipart resume) are skipped; ``pinned_ok=False`` skips
         pinned messages altogether. Recipients in ``exclude_recipients`` are skipped (one in flight).
-        With ``prefixes``, only recipients starting with one of them are claimed (routing).
+        With ``prefixes``, only recipients starting with one of them are claimed (routing). With
+        ``sticky_among`` (the modems able to send), a recipient last served by another of those modems
+        is left for it (sticky sender).
         """
-        return self._write(lambda tx: outbox.claim(tx, modem_id, exclude_recipients, pinned_ok, prefixes))
+        return self._write(lambda tx: outbox.claim(tx, modem_id, exclude_recipients, pinned_ok, prefixes=prefixes,
+                                                   sticky_among=sticky_among))
 
     def set_concat_ref(self, message_id: int, ref: int) -> None:
         self._write(lambda tx: outbox.set_concat_ref(tx, message_id, ref))

@@ -36,8 +36,13 @@ def test_owner_follows_the_modem_to_its_new_port(tmp_path: Path) -> None:
             first, _ = gateway.queue.enqueue(NewMessage(recipient="+447700900001", text="before the reset"))
             wait_until(lambda: gateway.queue.get(first.id).status in ("sent", "delivered"))  # type: ignore[union-attr]
 
-            # USB reset: the old node disappears, the modem comes back on another one.
+            # USB reset: the old node disappears, the modem comes back on another one. The kernel would
+            # hand the freed pty number straight back, so something else takes it first (as another
+            # device would take ttyUSB0 on a real hub).
             old = owner.snapshot.port
+            emulator.fault("usb", "disconnect")
+            wait_until(lambda: not owner.ready.is_set(), timeout=READY, what="the owner to notice the reset")
+            placeholder = os.openpty()
             new_path = emulator.reconnect("usb")
             (dev / "ttyUSB0").unlink()
             os.symlink(new_path, dev / "ttyUSB1")
@@ -46,6 +51,8 @@ def test_owner_follows_the_modem_to_its_new_port(tmp_path: Path) -> None:
             assert owner.snapshot.port == os.path.realpath(new_path)
             second, _ = gateway.queue.enqueue(NewMessage(recipient="+447700900002", text="after the reset"))
             wait_until(lambda: gateway.queue.get(second.id).status in ("sent", "delivered"))  # type: ignore[union-attr]
+            for fd in placeholder:
+                os.close(fd)
         finally:
             gateway.stop()
         assert [r["text"] for r in emulator.sent()] == ["before the reset", "after the reset"]

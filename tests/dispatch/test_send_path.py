@@ -169,3 +169,17 @@ def test_routing_by_prefix(harness: Harness) -> None:
         gateway.queue.enqueue(NewMessage(recipient=f"+3361234{i:04d}", text="fr"))
     assert went(harness.settle(gateway)) == 12
     assert {(r["text"], r["modem"]) for r in harness.emulator.sent()} == {("uk", "m1"), ("fr", "m2")}
+
+
+def test_sticky_sender_keeps_a_recipient_on_one_modem(harness: Harness) -> None:
+    gateway = harness.gateway(harness.modems(3, latency=0.02), sticky_sender=True)
+    recipients = [f"+4477009{i:05d}" for i in range(6)]
+    for round_ in range(4):
+        for recipient in recipients:
+            gateway.queue.enqueue(NewMessage(recipient=recipient, text=f"round {round_}"))
+        harness.settle(gateway)
+    modems_per_recipient = collections.defaultdict(set)
+    for record in harness.emulator.sent():
+        modems_per_recipient[record["to"]].add(record["modem"])
+    assert all(len(modems) == 1 for modems in modems_per_recipient.values()), modems_per_recipient
+    assert len(set().union(*modems_per_recipient.values())) > 1  # and the load is still spread

@@ -130,9 +130,10 @@ def test_the_clock_must_be_aware(open_queue: Callable[..., Queue], clock: Clock)
 
 
 @pytest.mark.parametrize(("sql", "params", "index"), [
-    (outbox.CLAIM_SQL.format(pin="pinned_modem IS NULL", route=""), {"excluded": "[]"}, "messages_claimable"),
-    (outbox.CLAIM_SQL.format(pin="pinned_modem IS NULL", route=outbox.ROUTE_SQL),
-     {"excluded": "[]", "prefixes": '["+44"]'}, "messages_claimable"),
+    (outbox.CLAIM_SQL.format(pin="pinned_modem IS NULL", route="", sticky=""), {"excluded": "[]"},
+     "messages_claimable"),
+    (outbox.CLAIM_SQL.format(pin="pinned_modem IS NULL", route=outbox.ROUTE_SQL, sticky=outbox.STICKY_SQL),
+     {"excluded": "[]", "prefixes": '["+44"]', "modem": "m1", "available": '["m2"]'}, "messages_claimable"),
     (outbox.DUE_SQL, ("x", 5), "messages_due"),
     (outbox.NEXT_DUE_SQL, (), "messages_due"),
     (outbox.EXPIRING_SQL, ("x", 5), "messages_expiring"),
