@@ -208,6 +208,46 @@ def cmd_db_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_send(args: argparse.Namespace) -> int:
+    """Enqueue one message in the gateway's database; a running daemon picks it up within a second."""
+    from pathlib import Path
+
+    from gatewayd.numbers import InvalidNumber, normalise
+    from gatewayd.queue.errors import QueueError
+    from gatewayd.queue.queue import NewMessage, Queue
+
+    try:
+        recipient = normalise(args.to, default_region=args.region)
+    except InvalidNumber as exc:
+        raise CliError(str(exc)) from exc
+    if not args.text:
+        raise CliError("--text is empty")
+    send_at = None
+    if args.at:
+        try:
+            send_at = datetime.fromisoformat(args.at)
+        except ValueError:
+            raise CliError(f"--at {args.at!r}: not an ISO 8601 time (e.g. 2026-11-23T18:30:00+01:00)") from None
+        if send_at.tzinfo is None:
+            raise CliError(f"--at {args.at!r}: give a time zone (e.g. +01:00 or Z)")
+    path = _database_path(args)
+    if not Path(path).exists():
+        raise CliError(f"{path}: no such database (start 'gatewayd run' first, or pass -c)")
+    try:
+        queue = Queue(path)
+        try:
+            message, _created = queue.enqueue(NewMessage(recipient=recipient, text=args.text,
+                                                         message_class=args.message_class, send_at=send_at,
+                                                         client="cli"))
+        finally:
+            queue.close()
+    except QueueError as exc:
+        raise CliError(f"{path}: {exc}") from exc
+    _print_json({"id": message.id, "to": message.recipient, "status": str(message.status),
+                 "parts": message.parts, "encoding": message.encoding})
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     from gatewayd.config import ConfigError, load_config
 
@@ -275,6 +315,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_port_options(ussd)
     ussd.add_argument("code")
     ussd.set_defaults(func=cmd_modem_ussd)
+
+    send = sub.add_parser("send", help="queue one SMS in the gateway's database (the daemon sends it)")
+    send.add_argument("--to", required=True, help="recipient, +E.164 (or national with --region)")
+    send.add_argument("--text", required=True, help="message text")
+    send.add_argument("--class", dest="message_class", choices=["transactional", "marketing"],
+                      default="transactional", help="message class (default transactional)")
+    send.add_argument("--at", help="send at this ISO 8601 time with zone (default: now)")
+    send.add_argument("--region", help="ISO country code for national numbers (e.g. GB)")
+    send.add_argument("-c", "--config", help="configuration file (its database is used)")
+    send.add_argument("--database", help="database file (instead of the configuration's)")
+    send.set_defaults(func=cmd_send)
 
     db = sub.add_parser("db", help="the SQLite queue")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

@@ -57,6 +57,11 @@ def _emulated_modems(config: Config, stack: ExitStack) -> list[ModemSpec]:
     control = emulator.control_address
     if control is not None:
         LOGGER.info("emulator: %d modem(s), control port %s:%s", config.emulator.modems, *control)
+        print(f"Built-in emulator: modems {', '.join(EMULATED_NUMBER.format(i) for i in range(1, len(specs) + 1))};"
+              f" control port {control[0]}:{control[1]} (JSON lines, see README).\n"
+              "  send:    gatewayd send --to +447911123456 --text 'hello'\n"
+              f"  receive: echo '{{\"op\": \"deliver\", \"to\": \"{EMULATED_NUMBER.format(1)}\", "
+              f"\"from\": \"+447911123456\", \"text\": \"hi\"}}' | nc {control[0]} {control[1]}", flush=True)
     return specs
 
 

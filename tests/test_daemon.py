@@ -56,3 +56,34 @@ def test_sigterm_exits_0(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, stderr
+
+
+def test_default_gateway_sends_what_the_cli_queues(tmp_path: Path) -> None:
+    import json
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "gatewayd", "run"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(4)]
+        assert "Built-in emulator" in banner[0] and "gatewayd running" in banner[-1], banner
+        queued = subprocess.run([sys.executable, "-m", "gatewayd", "send", "--to", "+44 7911 123456",
+                                 "--text", "hello from the CLI"], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=TIMEOUT, check=False)
+        assert queued.returncode == 0, queued.stderr
+        assert json.loads(queued.stdout)["to"] == "+447911123456"
+        smsc_log = tmp_path / "emulator-smsc.jsonl"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "hello from the CLI" not in (
+                smsc_log.read_text() if smsc_log.exists() else ""):
+            time.sleep(0.1)
+        records = [json.loads(line) for line in smsc_log.read_text().splitlines()]
+        assert [(r["to"], r["text"]) for r in records] == [("+447911123456", "hello from the CLI")]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0
+    bad = subprocess.run([sys.executable, "-m", "gatewayd", "send", "--to", "12", "--text", "x"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "international" in bad.stderr

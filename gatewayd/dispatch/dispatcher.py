@@ -31,6 +31,9 @@ LOGGER = logging.getLogger(__name__)
 
 IDLE_WAKE = 30.0
 """The longest the loop sleeps with nothing due: a safety net, not the way work is found."""
+EXTERNAL_CHECK = 1.0
+"""How often an idle dispatcher looks whether another process (``gatewayd send``) committed messages.
+In-process enqueues (the API) wake it at once; this only bounds the delay for other writers."""
 DUE_SLACK = 0.005
 """Wake this much after a scheduled time, so the message is due when we look."""
 
@@ -76,6 +79,7 @@ class Dispatcher:
     # -- the loop --------------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        version = self.queue.data_version()
         while not self._stopping.is_set():
             self._wake.clear()
             try:
@@ -86,7 +90,16 @@ class Dispatcher:
                 # The database may be briefly unavailable (locked, full): log, back off, keep serving.
                 LOGGER.exception("dispatcher: pass failed; retrying shortly")
                 timeout = 1.0
-            self._wake.wait(timeout)
+            while not self._wake.wait(min(timeout, EXTERNAL_CHECK)) and timeout > EXTERNAL_CHECK:
+                timeout -= EXTERNAL_CHECK
+                try:
+                    latest = self.queue.data_version()
+                except Exception:
+                    LOGGER.exception("dispatcher: cannot read the database version")
+                    break
+                if latest != version:
+                    version = latest
+                    break
 
     def _dispatch_all(self) -> None:
         while not self._stopping.is_set():

@@ -279,3 +279,9 @@ class Queue:
 
     def counts_by_status(self) -> dict[str, int]:
         return self._read(outbox.counts_by_status)
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: changes when ANOTHER connection (another process, such as
+        ``gatewayd send``) committed. Cheap (no I/O beyond the WAL index); the dispatcher uses it to
+        notice messages it was not told about."""
+        return self._worker.call(lambda db: int(db.conn.execute("PRAGMA data_version").fetchone()[0]))

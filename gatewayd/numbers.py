@@ -1,0 +1,29 @@
+"""Phone numbers: every recipient is stored in E.164 ("+447700900123"), normalised with phonenumbers.
+
+Normalising at the door matters beyond tidiness: consent, quiet hours and frequency caps are all keyed
+by the number, so "07700 900123" and "+44 7700 900123" must be the same person.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+
+
+class InvalidNumber(ValueError):
+    """The text is not a valid phone number; the message says why in one line."""
+
+
+def normalise(number: str, *, default_region: str | None = None) -> str:
+    """``number`` in E.164. Without ``+``, ``default_region`` (ISO 3166 code such as "GB") is required."""
+    text = number.strip()
+    if not text:
+        raise InvalidNumber("empty phone number")
+    try:
+        parsed = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE and default_region is None:
+            raise InvalidNumber(f"{text!r}: give it in international form (+country code ...)") from None
+        raise InvalidNumber(f"{text!r}: {exc._msg}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidNumber(f"{text!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
