@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,11 @@ class GatewayPlan:
     retain_inbox: timedelta = timedelta(days=90)
 
 
+def _local_midnight() -> datetime:
+    """The start of today on the gateway's clock, as an aware time: daily caps reset there."""
+    return datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 class Gateway:
     def __init__(self, plan: GatewayPlan, *, on_inbound: Callable[[object], None] | None = None) -> None:
         self.plan = plan
@@ -83,7 +88,9 @@ class Gateway:
             self.owners[modem.spec.modem_id] = owner
             bucket = (TokenBucket(modem.rate_per_minute, burst=modem.burst)
                       if modem.rate_per_minute else Unlimited())
-            slots.append(Slot(owner=owner, bucket=bucket, cap=DailyCap(modem.daily_cap), prefixes=modem.prefixes))
+            used_today = self.queue.parts_sent_since(modem.spec.modem_id, _local_midnight()) if modem.daily_cap else 0
+            slots.append(Slot(owner=owner, bucket=bucket, cap=DailyCap(modem.daily_cap, used=used_today),
+                              prefixes=modem.prefixes))
         global_bucket = TokenBucket(plan.global_rate_per_minute) if plan.global_rate_per_minute else None
         self.pool = Pool(slots, global_bucket=global_bucket)
         self.dispatcher = Dispatcher(self.queue, self.pool, retry=plan.retry, sticky_sender=plan.sticky_sender)

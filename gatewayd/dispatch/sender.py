@@ -61,8 +61,10 @@ def send_claim(modem: Modem, claim: Claim, queue: Queue, retry: RetryPolicy, att
         attempt.written.add(part)
 
     def on_sent(part: int, mr: int) -> None:
-        attempt.sent.add(part)
+        # Counted as sent only once durably recorded: if the commit fails, the part stays "written
+        # without answer" here as in the database, so the message becomes unknown, never resent.
         queue.part_sent(message.id, part, mr)
+        attempt.sent.add(part)
 
     try:
         modem.send(message.recipient, message.text, concat_reference=concat_ref, parts=claim.parts_to_send,

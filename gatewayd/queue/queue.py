@@ -280,6 +280,12 @@ class Queue:
     def counts_by_status(self) -> dict[str, int]:
         return self._read(outbox.counts_by_status)
 
+    def parts_sent_since(self, modem_id: str, since: datetime) -> int:
+        """Message parts ``modem_id`` got accepted since ``since``: a restart must not reset daily caps."""
+        return self._read(lambda tx: int(tx.conn.execute(
+            "SELECT count(*) FROM message_parts WHERE modem = ? AND sent_at >= ?",
+            (modem_id, to_stamp(since))).fetchone()[0]))
+
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version``: changes when ANOTHER connection (another process, such as
         ``gatewayd send``) committed. Cheap (no I/O beyond the WAL index); the dispatcher uses it to

@@ -40,17 +40,21 @@ class Harness:
     gateways: list[Gateway] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
 
-    def modems(self, count: int, *, latency: float = 0.0, profile: str = "generic") -> list[ModemPlan]:
+    def modems(self, count: int, *, latency: float = 0.0, profile: str = "generic", kind: str = "pty"
+               ) -> list[ModemPlan]:
+        """``kind``: "pty" (a pseudo-terminal, as a USB modem) or "tcp" (socket://, as behind ser2net)."""
         plans = []
         for _ in range(count):
             index = len(self.numbers) + 1
             number = f"+1555000{index:04d}"
             link = self.tmp_path / f"modem{index}"
             handle = self.emulator.add_modem(number=number, pty=str(link), send_latency=latency, profile=profile,
-                                             modem_id=f"m{index}")
+                                             modem_id=f"m{index}",
+                                             listen=("127.0.0.1", 0) if kind == "tcp" else None)
             self.numbers.append(number)
             settings = ModemSettings(send_timeout=2.0)
-            plans.append(ModemPlan(spec=ModemSpec(modem_id=handle.modem_id, port=str(link), settings=settings)))
+            port = handle.url if kind == "tcp" else str(link)
+            plans.append(ModemPlan(spec=ModemSpec(modem_id=handle.modem_id, port=port, settings=settings)))
         return plans
 
     def gateway(self, modems: list[ModemPlan], **plan: Any) -> Gateway:

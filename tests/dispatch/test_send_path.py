@@ -9,6 +9,8 @@ from __future__ import annotations
 import collections
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from gatewayd.queue.queue import NewMessage
 from tests.dispatch.conftest import Harness, wait_until
 
@@ -22,8 +24,9 @@ def parts_by_recipient_text(harness: Harness) -> collections.Counter[tuple[str, 
     return collections.Counter((r["to"], r["text"]) for r in harness.emulator.sent())
 
 
-def test_every_message_sent_exactly_once_over_two_modems(harness: Harness) -> None:
-    gateway = harness.gateway(harness.modems(2, latency=0.02))
+@pytest.mark.parametrize("kind", ["pty", "tcp"])
+def test_every_message_sent_exactly_once_over_two_modems(harness: Harness, kind: str) -> None:
+    gateway = harness.gateway(harness.modems(2, latency=0.02, kind=kind))
     texts = {f"+4477009{i:05d}": (f"message {i} " * (30 if i % 5 == 0 else 1)).strip() for i in range(40)}
     for recipient, text in texts.items():
         gateway.queue.enqueue(NewMessage(recipient=recipient, text=text))
@@ -183,3 +186,40 @@ def test_sticky_sender_keeps_a_recipient_on_one_modem(harness: Harness) -> None:
         modems_per_recipient[record["to"]].add(record["modem"])
     assert all(len(modems) == 1 for modems in modems_per_recipient.values()), modems_per_recipient
     assert len(set().union(*modems_per_recipient.values())) > 1  # and the load is still spread
+
+
+def test_a_failed_sent_mark_makes_the_message_unknown_never_resent(harness: Harness) -> None:
+    from gatewayd.queue.errors import DatabaseUnavailable
+
+    gateway = harness.gateway(harness.modems(1))
+    original = gateway.queue.part_sent
+    failures = []
+
+    def part_sent_fails_once(message_id: int, part: int, mr: int) -> None:
+        if not failures:
+            failures.append(message_id)
+            raise DatabaseUnavailable("disk I/O error (injected)")
+        original(message_id, part, mr)
+
+    gateway.queue.part_sent = part_sent_fails_once  # type: ignore[method-assign]
+    message, _ = gateway.queue.enqueue(NewMessage(recipient="+447700900123", text="accepted, not recorded"))
+    counts = harness.settle(gateway)
+    assert counts == {"unknown": 1}
+    assert len(harness.emulator.sent()) == 1  # the modem sent it once; gatewayd did not send it again
+    assert gateway.queue.get(message.id).status == "unknown"  # type: ignore[union-attr]
+
+
+def test_daily_cap_holds_across_a_restart(harness: Harness) -> None:
+    modems = harness.modems(1)
+    modems[0].daily_cap = 3
+    gateway = harness.gateway(modems)
+    for i in range(5):
+        gateway.queue.enqueue(NewMessage(recipient=f"+44770093{i:04d}", text="capped"))
+    wait_until(lambda: len(harness.emulator.sent()) == 3, what="three sends")
+    gateway.stop()
+    harness.gateways.remove(gateway)
+    restarted = harness.gateway(modems)
+    assert restarted.pool.slots["m1"].cap.used == 3
+    restarted.dispatcher.wake()
+    assert restarted.queue.counts_by_status().get("queued") == 2
+    assert len(harness.emulator.sent()) == 3  # the cap still holds after the restart
