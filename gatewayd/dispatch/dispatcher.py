@@ -50,6 +50,7 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
         self._in_flight: dict[str, Future[Attempt]] = {}
+        self._next_due: datetime | None = None
         self._lock = threading.Lock()
         queue.add_listener(self.wake)
 
@@ -80,10 +81,13 @@ class Dispatcher:
 
     def _run(self) -> None:
         version = self.queue.data_version()
+        self._next_due = self.queue.next_due()
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                self.queue.promote_due()
+                # Only a write when something is due: every pass of a busy gateway comes here.
+                if self._next_due is not None and self._next_due <= datetime.now(UTC):
+                    self.queue.promote_due()
                 self._dispatch_all()
                 timeout = self._sleep_time()
             except Exception:
@@ -170,7 +174,7 @@ class Dispatcher:
         token = self.pool.next_token_in()
         if token is not None:
             waits.append(token)
-        due = self.queue.next_due()
+        due = self._next_due = self.queue.next_due()
         if due is not None:
             waits.append(max(0.0, (due - datetime.now(UTC)).total_seconds()) + DUE_SLACK)
         return min(waits)

@@ -114,7 +114,7 @@ def transition(tx: Tx, message: Message, to: Status, reason: str, *, modem: str 
     events.record(tx, message_id=message.id, kind=events.KIND_STATUS, from_status=str(message.status),
                   to_status=str(to), reason=reason, modem=modem or changed.modem,
                   detail=None if detail is None else dict(detail))
-    if to == Status.QUEUED:
+    if to in (Status.QUEUED, Status.SCHEDULED):  # claimable now, or at a new due time
         tx.claimable = True
     return changed
 
@@ -178,7 +178,7 @@ def enqueue(tx: Tx, new: NewMessage) -> tuple[Message, bool]:
     message = Message.from_row(row)
     events.record(tx, message_id=message.id, kind=events.KIND_STATUS, to_status=str(message.status),
                   reason="accepted", detail={"client": new.client} if new.client else None)
-    if message.status == Status.QUEUED:
+    if message.status in (Status.QUEUED, Status.SCHEDULED):
         tx.claimable = True
     return message, True
 

@@ -95,7 +95,8 @@ class Queue:
         self.close()
 
     def add_listener(self, callback: Callable[[], None]) -> None:
-        """``callback()`` runs on the queue thread after each commit that made a message claimable.
+        """``callback()`` runs on the queue thread after each commit that made a message claimable, or
+        gave one a due time (the dispatcher must then wake to recompute when to look again).
 
         It must return at once (set an Event) and must not call the queue.
         """

@@ -80,7 +80,7 @@ def test_hang_mid_send_marks_unknown_and_the_rest_fail_over(harness: Harness) ->
     assert all(count == 1 for count in sent.values())
     # The hung modem left the pool; once it answers again its owner brings it back.
     hung = gateway.owners["m1"]
-    assert not hung.ready.is_set(), (hung.snapshot.state, hung.snapshot.last_error, harness.emulator.status()[0])
+    wait_until(lambda: not hung.ready.is_set(), timeout=15, what="the hung modem to leave the pool")
     harness.emulator.clear("m1")
     assert hung.ready.wait(30), hung.snapshot.last_error
     assert hung.snapshot.reconnects >= 1

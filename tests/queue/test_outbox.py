@@ -99,7 +99,7 @@ def test_send_at_in_the_future_is_scheduled_then_promoted(queue: Queue, clock: C
     assert queue.next_due() is None
 
 
-def test_listener_wakes_on_claimable_commits_only(queue: Queue, clock: Clock) -> None:
+def test_listener_wakes_on_claimable_or_scheduled_commits_only(queue: Queue, clock: Clock) -> None:
     woken = threading.Event()
     threads: list[str] = []
 
@@ -108,8 +108,13 @@ def test_listener_wakes_on_claimable_commits_only(queue: Queue, clock: Clock) ->
         woken.set()
 
     queue.add_listener(listener)
+    # A new due time wakes it too: the dispatcher must recompute when to look again.
     queue.enqueue(NewMessage(RECIPIENT, "later", send_at=clock.now + timedelta(minutes=1)))
-    assert not woken.is_set()
+    assert woken.is_set()
+    woken.clear()
+    queue.counts_by_status()
+    queue.next_due()
+    assert not woken.is_set()  # reads never wake it
     queue.enqueue(NewMessage(RECIPIENT, "now"))
     assert woken.is_set()
     woken.clear()
