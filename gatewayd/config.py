@@ -329,7 +329,9 @@ def format_duration(value: timedelta) -> str:
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """``"127.0.0.1:8080"``, ``"[::1]:8080"``, ``"localhost:8080"`` -> (host, port); ValueError otherwise."""
+    """``"127.0.0.1:8080"``, ``"[::1]:8080"``, ``"localhost:8080"`` -> (host, port); ValueError otherwise.
+
+    Port 0 asks the system for any free port (tests; the daemon prints the real URL)."""
     host, sep, port_text = text.strip().rpartition(":")
     if not sep or not host:
         raise ValueError(f"expected host:port, got {text!r}")
@@ -342,8 +344,8 @@ def parse_listen(text: str) -> tuple[str, int]:
         _check_ip(host, 4)
     elif not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?", host):
         raise ValueError(f"not a host name: {host!r}")
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"port must be 1 to 65535, got {port_text!r}")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"port must be 0 to 65535 (0: any free port), got {port_text!r}")
     return host, int(port_text)
 
 

@@ -25,6 +25,9 @@ from gatewayd.gateway import Gateway, GatewayPlan, ModemPlan
 from gatewayd.modem.errors import PortBusyError
 from gatewayd.owner import ModemOwner, ModemSpec
 from gatewayd.queue.errors import QueueError
+from web.app import create_app
+from web.auth import TokenStore
+from web.server import WebServer, serve
 
 LOGGER = logging.getLogger(__name__)
 
@@ -100,6 +103,19 @@ def _busy_ports(gateway: Gateway) -> str | None:
     return None
 
 
+def _serve_web(config: Config, gateway: Gateway) -> WebServer:
+    """The API and status page on waitress. Without configured tokens (the demo) a token is made at
+    each start and printed once; only its hash is kept."""
+    if config.api.tokens:
+        tokens = TokenStore.from_config(config.api.tokens)
+    else:
+        token, tokens = TokenStore.generate("demo")
+        print(f"API token (shown once, new at each start): {token}", flush=True)
+    app = create_app(queue=gateway.queue, tokens=tokens, api=config.api,
+                     modems=lambda: [owner.snapshot for owner in gateway.owners.values()])
+    return serve(app, *config.web.listen)
+
+
 def run(config_path: str | None = None) -> int:
     """Run until SIGTERM / SIGINT; returns the exit code."""
     try:
@@ -142,6 +158,14 @@ def run(config_path: str | None = None) -> int:
             gateway.stop()
             print(f"gatewayd: {busy}", file=sys.stderr)  # last, after the shutdown's own log lines
             return 1
+        try:
+            server = _serve_web(config, gateway)
+        except OSError as exc:
+            gateway.stop()
+            print(f"gatewayd: web.listen {config.web.listen[0]}:{config.web.listen[1]}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 1
+        stack.callback(server.close)  # first out: requests in flight finish before the queue closes
         interval = systemd_notify.watchdog_interval()
         if interval:
             # No ping when the dispatcher died or the queue hangs: systemd then restarts the daemon.
@@ -151,10 +175,11 @@ def run(config_path: str | None = None) -> int:
         LOGGER.info("gateway running: %d modem(s), database %s, queue %s", len(specs), config.database,
                     {k: v for k, v in counts.items() if v})
         print(f"gatewayd running: {len(specs)} modem(s) ({', '.join(s.modem_id for s in specs)}), "
-              f"database {config.database}. Stop with Ctrl-C.", flush=True)
+              f"database {config.database}, web and API on {server.url} . Stop with Ctrl-C.", flush=True)
         systemd_notify.ready(f"{len(specs)} modem(s)")
         stop.wait()
         systemd_notify.stopping()
+        server.close()
         gateway.stop()
     LOGGER.info("stopped")
     return 0

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from gatewayd.emulator.emulator import Emulator
 from gatewayd.modem.transport import open_port
 
 TIMEOUT = 60
+
+
+def banner(process: subprocess.Popen[str]) -> list[str]:
+    """The lines the daemon prints up to and including "gatewayd running ..."."""
+    assert process.stdout is not None
+    lines = []
+    while not lines or "gatewayd running" not in lines[-1]:
+        line = process.stdout.readline()
+        assert line, f"daemon exited before running: {lines}"
+        lines.append(line)
+    return lines
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -47,27 +61,32 @@ def test_sigterm_exits_0(tmp_path: Path) -> None:
         link = tmp_path / "modem"
         emulator.add_modem(number="+15550000001", pty=str(link))
         config = tmp_path / "gatewayd.yaml"
-        config.write_text(f"database: q.db\nstate_dir: state\nmodems:\n  - id: sim1\n    port: {link}\n")
+        config.write_text(f"database: q.db\nstate_dir: state\nweb:\n  listen: 127.0.0.1:0\n"
+                          f"modems:\n  - id: sim1\n    port: {link}\n")
         process = subprocess.Popen([sys.executable, "-m", "gatewayd", "run", "-c", str(config)], cwd=tmp_path,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert process.stdout is not None
-        banner = process.stdout.readline()  # printed once the gateway runs
-        assert "gatewayd running" in banner
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=TIMEOUT)
+        try:
+            banner(process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, stderr
 
 
 def test_default_gateway_sends_what_the_cli_queues(tmp_path: Path) -> None:
-    import json
-    import time
-
     process = subprocess.Popen([sys.executable, "-m", "gatewayd", "run"], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert process.stdout is not None
-        banner = [process.stdout.readline() for _ in range(4)]
-        assert "Built-in emulator" in banner[0] and "gatewayd running" in banner[-1], banner
+        lines = banner(process)
+        assert "Built-in emulator" in lines[0] and "API token" in "".join(lines)
+        token = next(line for line in lines if "API token" in line).split()[-1]
+        url = next(line for line in lines if "gatewayd running" in line).split(" on ")[-1].split()[0]
+        request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/messages", method="POST",
+                                         data=json.dumps({"to": "+447911123457", "text": "hello over HTTP"}).encode(),
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            assert response.status == 202
         queued = subprocess.run([sys.executable, "-m", "gatewayd", "send", "--to", "+44 7911 123456",
                                  "--text", "hello from the CLI"], cwd=tmp_path, capture_output=True, text=True,
                                 timeout=TIMEOUT, check=False)
@@ -79,7 +98,8 @@ def test_default_gateway_sends_what_the_cli_queues(tmp_path: Path) -> None:
                 smsc_log.read_text() if smsc_log.exists() else ""):
             time.sleep(0.1)
         records = [json.loads(line) for line in smsc_log.read_text().splitlines()]
-        assert [(r["to"], r["text"]) for r in records] == [("+447911123456", "hello from the CLI")]
+        assert sorted((r["to"], r["text"]) for r in records) == [
+            ("+447911123456", "hello from the CLI"), ("+447911123457", "hello over HTTP")]
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=TIMEOUT)

@@ -232,7 +232,7 @@ def test_parse_listen(text: str, expected: tuple[str, int]) -> None:
     assert parse_listen(text) == expected
 
 
-@pytest.mark.parametrize("text", [":8080", "8080", "host:", "host:0", "[::1:80", "bad_host:80", "1.2.3:80"])
+@pytest.mark.parametrize("text", [":8080", "8080", "host:", "[::1:80", "bad_host:80", "1.2.3:80", "host:65536"])
 def test_parse_listen_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_listen(text)

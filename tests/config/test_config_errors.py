@@ -71,7 +71,7 @@ CASES = [
                  id="listen-type"),
     pytest.param(MODEM + "web:\n  listen: 'localhost'\n", 5, "web.listen", "expected host:port",
                  id="listen-no-port"),
-    pytest.param(MODEM + "web:\n  listen: '0.0.0.0:80800'\n", 5, "web.listen", "port must be 1 to 65535",
+    pytest.param(MODEM + "web:\n  listen: '0.0.0.0:80800'\n", 5, "web.listen", "port must be 0 to 65535",
                  id="listen-port-range"),
     pytest.param(MODEM + "web:\n  listen: '::1:8080'\n", 5, "web.listen", "in brackets", id="listen-ipv6"),
     pytest.param(MODEM + "web:\n  listen: '300.1.1.1:8080'\n", 5, "web.listen", "not an IPv4 address",

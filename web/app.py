@@ -1,0 +1,54 @@
+"""The Flask app of one gateway: API, health, metrics and status page over the queue and modem snapshots.
+
+The app is built from what it reads (a ``Queue``, a function returning modem snapshots) and never
+reaches a modem: it writes messages to the queue and the daemon's dispatcher sends them. Serve it with
+``web.server.serve`` (waitress), never with Flask's development server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from flask import Flask, Response, request
+from prometheus_client import Counter
+
+from gatewayd.config import ApiConfig
+from gatewayd.owner import ModemSnapshot
+from gatewayd.queue import Queue
+from gatewayd.queue.timefmt import utcnow
+from web import api as api_routes
+from web import errors, health, metrics, pages
+from web.auth import TokenStore
+from web.services import EXTENSION, Services
+
+LOGGER = logging.getLogger(__name__)
+
+
+def create_app(*, queue: Queue, modems: Callable[[], list[ModemSnapshot]], tokens: TokenStore, api: ApiConfig,
+               clock: Callable[[], datetime] = utcnow) -> Flask:
+    """``clock`` (aware UTC) judges whether a ``send_at`` lies in the past; tests pass a fixed one."""
+    app = Flask(__name__)
+    # Werkzeug refuses a longer body with 413 before the view reads it (with or without Content-Length).
+    app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes
+    registry = metrics.build_registry(queue, modems)
+    app.extensions[EXTENSION] = Services(queue=queue, modems=modems, tokens=tokens, api=api, clock=clock,
+                                         registry=registry)
+    if not tokens.tokens:
+        LOGGER.warning("no API tokens configured: every /api/v1 request will be refused (401)")
+    errors.register(app)
+    app.register_blueprint(api_routes.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(pages.bp)
+    _count_api_responses(app, metrics.response_counter(registry))
+    return app
+
+
+def _count_api_responses(app: Flask, counter: Counter) -> None:
+    @app.after_request
+    def count(response: Response) -> Response:
+        if request.blueprint == api_routes.bp.name:
+            counter.labels(code=str(response.status_code)).inc()
+        return response

@@ -1,0 +1,40 @@
+"""``/healthz`` for load balancers, systemd checks and monitoring: 200 only when a message could go out.
+
+"Could go out" means the queue answers a read and at least one modem is READY; anything less is a 503
+with the reason, so a probe's log says what to fix.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from gatewayd.owner import ModemState
+from gatewayd.queue import QueueError
+from web.services import services
+
+LOGGER = logging.getLogger(__name__)
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    svc = services()
+    ready = sum(1 for snapshot in svc.modems() if snapshot.state is ModemState.READY)
+    body: dict[str, Any] = {"database": "ok", "modems_ready": ready}
+    reasons = []
+    try:
+        svc.queue.counts_by_status()
+    except QueueError as exc:
+        body["database"] = "unavailable"
+        reasons.append(f"database: {exc}")
+    if ready == 0:
+        reasons.append("no modem is ready")
+    if reasons:
+        body["reason"] = "; ".join(reasons)
+        LOGGER.debug("healthz: %s", body["reason"])
+        return jsonify(body), 503
+    return jsonify(body), 200

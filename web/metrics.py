@@ -1,0 +1,95 @@
+"""``/metrics`` in Prometheus text, from a registry private to the app.
+
+Queue depth and modem state are read at scrape time by a custom collector, not kept in gauges that
+something must remember to update: a scrape always shows the database and the owners as they are now.
+A private registry keeps two apps in one process (tests) from colliding, and keeps the default
+registry's process metrics out unless the operator wants them elsewhere.
+
+No authentication by default: the listener is on 127.0.0.1 unless the operator decides otherwise, and
+these numbers carry no message content.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gatewayd.owner import ModemSnapshot, ModemState
+from gatewayd.queue import Queue, QueueError, Status
+from web.services import services
+
+LOGGER = logging.getLogger(__name__)
+
+PREFIX = "gatewayd"
+
+bp = Blueprint("metrics", __name__)
+
+
+class GatewayCollector(Collector):
+    """Reads the queue's counts and the modems' snapshots on each scrape."""
+
+    def __init__(self, queue: Queue, modems: Callable[[], list[ModemSnapshot]]) -> None:
+        self._queue = queue
+        self._modems = modems
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._queue_metrics()
+        yield from self._modem_metrics(self._modems())
+
+    def _queue_metrics(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(f"{PREFIX}_database_up", "1 when the queue database answered this scrape")
+        try:
+            counts = self._queue.counts_by_status()
+        except QueueError as exc:
+            # A failing scrape would hide the modems too; say "down" and carry on.
+            LOGGER.warning("metrics: queue counts unavailable: %s", exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        depth = GaugeMetricFamily(f"{PREFIX}_queue_messages", "Outgoing messages by status", labels=["status"])
+        for status in Status:
+            depth.add_metric([str(status)], counts.get(str(status), 0))
+        yield depth
+
+    @staticmethod
+    def _modem_metrics(snapshots: list[ModemSnapshot]) -> Iterator[Metric]:
+        state = GaugeMetricFamily(f"{PREFIX}_modem_state", "1 for the state each modem is in",
+                                  labels=["modem", "state"])
+        rssi = GaugeMetricFamily(f"{PREFIX}_modem_signal_rssi", "Last +CSQ rssi (0-31), when known",
+                                 labels=["modem"])
+        dbm = GaugeMetricFamily(f"{PREFIX}_modem_signal_dbm", "Last received signal strength in dBm, when known",
+                                labels=["modem"])
+        reconnects = CounterMetricFamily(f"{PREFIX}_modem_reconnects", "Reconnects since the daemon started",
+                                         labels=["modem"])
+        for snapshot in snapshots:
+            for candidate in ModemState:
+                state.add_metric([snapshot.modem_id, candidate.value], 1 if snapshot.state is candidate else 0)
+            signal = snapshot.status.signal if snapshot.status else None
+            if signal is not None and signal.dbm is not None:
+                rssi.add_metric([snapshot.modem_id], signal.rssi)
+                dbm.add_metric([snapshot.modem_id], signal.dbm)
+            reconnects.add_metric([snapshot.modem_id], snapshot.reconnects)
+        yield from (state, rssi, dbm, reconnects)
+
+
+def build_registry(queue: Queue, modems: Callable[[], list[ModemSnapshot]]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GatewayCollector(queue, modems))
+    return registry
+
+
+def response_counter(registry: CollectorRegistry) -> Counter:
+    """API answers by status code: how many requests were refused, and why, without reading logs."""
+    return Counter(f"{PREFIX}_api_responses", "API answers by HTTP status code", ["code"], registry=registry)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(services().registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,60 @@
+"""Queue rows as the JSON the API promises: field names of the request, times in ISO 8601 UTC.
+
+Kept apart from the views so the names a client sees are decided in one place and do not leak the
+database's column names (``recipient`` is ``to`` on the wire, as in the request).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from gatewayd.queue import Event, Message
+
+
+def iso(when: datetime | None) -> str | None:
+    """``2026-11-23T09:00:00.123456Z``: UTC, so clients need not handle offsets."""
+    if when is None:
+        return None
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def receipt(message: Message) -> dict[str, Any]:
+    """The answer to a POST: enough to follow the message, nothing the client just sent."""
+    return {"id": message.id, "status": str(message.status), "parts": message.parts,
+            "encoding": message.encoding}
+
+
+def message_json(message: Message, events: list[Event]) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "to": message.recipient,
+        "text": message.text,
+        "class": message.message_class,
+        "status": str(message.status),
+        "parts": message.parts,
+        "encoding": message.encoding,
+        "send_at": iso(message.send_at),
+        "expires_at": iso(message.expires_at),
+        "idempotency_key": message.idempotency_key,
+        "metadata": message.metadata,
+        "attempts": message.attempts,
+        "modem": message.modem,
+        "last_error": message.last_error,
+        "error_code": message.error_code,
+        "created_at": iso(message.created_at),
+        "updated_at": iso(message.updated_at),
+        "events": [event_json(event) for event in events],
+    }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "at": iso(event.at),
+        "kind": event.kind,
+        "from": event.from_status,
+        "to": event.to_status,
+        "reason": event.reason,
+        "modem": event.modem,
+        "detail": event.detail,
+    }

@@ -1,0 +1,33 @@
+"""What the views need from the gateway, held by the app so blueprints import no daemon state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from prometheus_client import CollectorRegistry
+
+from gatewayd.config import ApiConfig
+from gatewayd.owner import ModemSnapshot
+from gatewayd.queue import Queue
+from web.auth import TokenStore
+
+EXTENSION = "gatewayd"
+
+
+@dataclass(frozen=True)
+class Services:
+    queue: Queue
+    modems: Callable[[], list[ModemSnapshot]]
+    tokens: TokenStore
+    api: ApiConfig
+    clock: Callable[[], datetime]
+    registry: CollectorRegistry
+
+
+def services() -> Services:
+    """The current app's services (inside a request)."""
+    found: Services = current_app.extensions[EXTENSION]
+    return found
