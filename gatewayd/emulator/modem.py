@@ -240,8 +240,8 @@ class EmulatedModem:
             if self._line:
                 self._line.pop()
             return
-        if byte == 0 or byte > 0x7E:
-            return
+        if byte < 0x20 or byte > 0x7E:
+            return  # V.250 5.2.1: other control characters (ESC, Ctrl-Z, NUL) are ignored in command lines
         self._line.append(byte)
         if len(self._line) == 2 and self._line.upper() == b"A/":
             self._line.clear()

@@ -230,6 +230,8 @@ class AtSession:
         self._close_reason: BaseException | None = None
         self._last_rx = 0.0
         self._last_timed_out: str | None = None
+        self._answered = False
+        """Whether any command has had its final result code or prompt: until then the modem's state is unknown."""
         self._reader: threading.Thread | None = None
         self._urc_listeners: _Listeners[[Urc]] = _Listeners("URC", modem_id)
         self._stray_listeners: _Listeners[[str, str | None]] = _Listeners("stray", modem_id)
@@ -434,16 +436,25 @@ class AtSession:
         try:
             if escape:
                 self._write(ESC)
-            self._resync()
+            self._resync(escaped=escape)
         except ModemError as exc:
             LOGGER.warning("modem %s: resync after timeout failed: %s", self.modem_id, exc)
         raise AtTimeoutError(pending.command, timeout, partial)
 
-    def _resync(self) -> None:
-        """Drain until quiet, then ``AT`` until ``OK``, then drain again: the line belongs to us again."""
+    def _resync(self, *, escaped: bool = False) -> None:
+        """ESC, drain until quiet, then ``AT`` until ``OK``, then drain again: the line belongs to us again.
+
+        ESC first while this session has never had an answer: a host that crashed between the
+        ``> `` prompt and the PDU leaves the modem in text entry, taking every ``AT`` as message text;
+        ESC discards that unsent text. Once the modem has answered, the line's state is known and an
+        ESC could only abort a command still running (a +CMGS whose answer is late), so none is sent.
+        """
         with self._cond:
             self._stats.resyncs += 1
-        LOGGER.info("modem %s: resynchronising", self.modem_id)
+            fresh = not self._answered and not escaped
+        LOGGER.info("modem %s: resynchronising%s", self.modem_id, " (ESC first: never answered yet)" if fresh else "")
+        if fresh:
+            self._write(ESC)
         self._drain_quiet()
         for attempt in range(1, RESYNC_ATTEMPTS + 1):
             pending = self._begin("AT", internal=True)
@@ -556,6 +567,7 @@ class AtSession:
         LOGGER.debug("modem %s: <- prompt", self.modem_id)
         if pending is not None and pending.want_prompt and not pending.prompt_seen and pending.final is None:
             pending.prompt_seen = True
+            self._answered = True
             self._cond.notify_all()
         else:
             LOGGER.info("modem %s: unexpected > prompt ignored", self.modem_id)
@@ -587,6 +599,7 @@ class AtSession:
             else:
                 pending.final = line
                 self._pending = None
+                self._answered = True
                 self._cond.notify_all()
             return
         spec = unsolicited_spec(line, pending.claims if pending is not None else frozenset())

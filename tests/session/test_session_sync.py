@@ -219,3 +219,25 @@ def test_modem_leaving_text_entry_during_on_prompt_gets_no_pdu(pty_session: AtSe
         pty_session.command_with_prompt("AT+CMGS=23", PDU, on_prompt=wait_for_the_error)
     assert pty_session.command("AT").final == "OK"
     assert pty_modem.received == ["AT+CMGS=23", "AT"]
+
+
+def test_a_modem_left_in_text_entry_by_a_crashed_host_is_brought_back_with_esc(
+        session: AtSession, modem: FakeModem) -> None:
+    """A previous owner died between ``> `` and the PDU: until ESC, every ``AT`` is message text."""
+    modem._in_text_entry = True
+    modem.on("AT+CSQ", CSQ)
+    with pytest.raises(AtTimeoutError):
+        session.command("AT", timeout=0.2)
+    assert session.command("AT+CSQ").lines == ["+CSQ: 20,99"]
+    assert modem.received[:3] == ["ESC", "AT", "AT+CSQ"]
+
+
+def test_once_the_modem_has_answered_a_resync_sends_no_esc(session: AtSession, modem: FakeModem) -> None:
+    """An ESC after a late +CMGS could abort a send still running at the modem; a known line needs none."""
+    modem.on("AT+CSQ", CSQ)
+    modem.on("AT+CREG?", b"")
+    assert session.command("AT+CSQ").lines == ["+CSQ: 20,99"]
+    with pytest.raises(AtTimeoutError):
+        session.command("AT+CREG?", timeout=0.2)
+    assert "ESC" not in modem.received
+    assert modem.received == ["AT+CSQ", "AT+CREG?", "AT"]

@@ -1,0 +1,1 @@
+"""Fault injection against the whole daemon: real processes, real ptys, SIGKILL at random moments."""
