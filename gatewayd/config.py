@@ -23,9 +23,10 @@ import re
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
@@ -33,6 +34,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gatewayd.modem.device import DEFAULT_CNMI, ModemSettings
 from gatewayd.owner import ModemSpec
+from gatewayd.policy.inbound import REPLIES_PER_NUMBER_PER_HOUR, CustomKeyword, Replies, TrustRules
+from gatewayd.policy.keywords import Intent, KeywordMatcher
+from gatewayd.policy.quiet_hours import SendWindow, parse_window
+from gatewayd.policy.send_policy import WEEKDAYS, FrequencyCaps, SendPolicy
 
 LOGGER = logging.getLogger(__name__)
 
@@ -176,6 +181,51 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class PolicyConfig:
+    """Send-time rules (gatewayd/policy/send_policy.py); the defaults are the respectful ones."""
+
+    marketing_requires_opt_in: bool = True
+    quiet_hours: tuple[time, time] | None = (time(8, 0), time(21, 0))
+    """The recipient's local window for marketing; None: no quiet hours."""
+    weekends: bool = True
+    """Marketing on Saturdays and Sundays (recipient's local calendar)."""
+    quiet_hours_for_transactional: bool = False
+    default_timezone: str | None = None
+    """For numbers whose zone phonenumbers does not know; None: such numbers are not held."""
+    max_per_day: int | None = None
+    max_per_week: int | None = None
+    over_cap: str = "hold"
+    skip_invalid_numbers: bool = True
+    reject_non_mobile: bool = False
+
+
+@dataclass(frozen=True)
+class CustomKeywordConfig:
+    keyword: str
+    reply: str | None = None
+    webhook: str | None = None
+
+
+@dataclass(frozen=True)
+class KeywordsConfig:
+    """Added to the lists shipped in gatewayd/policy/keyword_lists.py (docs/keywords.md)."""
+
+    opt_out: tuple[str, ...] = ()
+    opt_in: tuple[str, ...] = ()
+    help: tuple[str, ...] = ()
+    fillers: tuple[str, ...] = ()
+    custom: tuple[CustomKeywordConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class RepliesConfig:
+    opt_out: str | None = Replies.opt_out
+    welcome: str | None = None
+    help: str | None = None
+    per_number_per_hour: int = REPLIES_PER_NUMBER_PER_HOUR
+
+
+@dataclass(frozen=True)
 class Config:
     database: Path
     state_dir: Path
@@ -187,6 +237,9 @@ class Config:
     scan: ScanConfig = field(default_factory=ScanConfig)
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    keywords: KeywordsConfig = field(default_factory=KeywordsConfig)
+    replies: RepliesConfig = field(default_factory=RepliesConfig)
     path: Path | None = field(default=None, compare=False)
     """The file it was read from; None for :func:`default_config`."""
     locations: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
@@ -268,6 +321,38 @@ class Config:
             LOGGER.warning("modem %s: %s is readable by every user; chmod o-r it", modem.id, modem.pin_file)
         return text
 
+    def trust_rules(self) -> TrustRules:
+        """Keywords, replies and send-time policy as the queue applies them. ConfigError (naming the key)
+        when keywords conflict, e.g. one word configured both as opt-out and as a custom keyword."""
+        policy = self.policy
+        window = SendWindow() if policy.quiet_hours is None else SendWindow(
+            start=policy.quiet_hours[0], end=policy.quiet_hours[1],
+            days=frozenset(range(7)) if policy.weekends else WEEKDAYS)
+        send_policy = SendPolicy(
+            marketing_requires_opt_in=policy.marketing_requires_opt_in, window=window,
+            quiet_hours=policy.quiet_hours is not None,
+            quiet_hours_for_transactional=policy.quiet_hours_for_transactional,
+            fallback_zone=None if policy.default_timezone is None else ZoneInfo(policy.default_timezone),
+            caps=FrequencyCaps(per_day=policy.max_per_day, per_week=policy.max_per_week,
+                               over_cap="suppress" if policy.over_cap == "suppress" else "hold"),
+            skip_invalid_numbers=policy.skip_invalid_numbers)
+        words = self.keywords
+        try:
+            matcher = KeywordMatcher(opt_out=words.opt_out, opt_in=words.opt_in, help=words.help,
+                                     custom=[c.keyword for c in words.custom], fillers=words.fillers)
+        except ValueError as exc:
+            raise self.error("keywords", str(exc)) from None
+        custom = {}
+        for item in words.custom:
+            found = matcher.match(item.keyword)
+            if found is None or found.intent != Intent.CUSTOM:
+                raise self.error("keywords.custom", f"{item.keyword!r} does not match itself as a custom keyword "
+                                                    f"(it is {found.intent if found else 'only filler'})")
+            custom[found.keyword] = CustomKeyword(keyword=item.keyword, reply=item.reply, webhook=item.webhook)
+        replies = Replies(opt_out=self.replies.opt_out, welcome=self.replies.welcome, help=self.replies.help,
+                          per_number_per_hour=self.replies.per_number_per_hour)
+        return TrustRules(matcher=matcher, replies=replies, custom=custom, policy=send_policy)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data in the file's own format (durations as "30s", listen as "host:port").
 
@@ -282,6 +367,10 @@ class Config:
 def _plain(value: object) -> object:
     if isinstance(value, WebConfig):
         return {"listen": format_listen(value.listen), "secret_key_file": _plain(value.secret_key_file)}
+    if isinstance(value, PolicyConfig):
+        plain = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        plain["quiet_hours"] = None if value.quiet_hours is None else format_window(*value.quiet_hours)
+        return plain
     if is_dataclass(value) and not isinstance(value, type):
         skip = {"path", "locations"}
         return {f.name: _plain(getattr(value, f.name)) for f in fields(value) if f.name not in skip}
@@ -326,6 +415,10 @@ def format_duration(value: timedelta) -> str:
             fraction = f".{micro:06d}".rstrip("0") if unit == "s" and micro else ""
             parts.append(f"{count}{fraction}{unit}")
     return "".join(parts) or "0s"
+
+
+def format_window(start: time, end: time) -> str:
+    return f"{start:%H:%M}-{end:%H:%M}"
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -667,6 +760,29 @@ def _mapping_with(required: Mapping[str, str], parser: Parser) -> Parser:
     return parse
 
 
+def _window(reader: _Reader, node: Node, key: str) -> tuple[time, time]:
+    try:
+        return parse_window(_string(reader, node, key))
+    except ValueError as exc:
+        raise reader.fail(node, key, str(exc)) from None
+
+
+def _timezone(reader: _Reader, node: Node, key: str) -> str:
+    name = _string(reader, node, key).strip()
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise reader.fail(node, key, f"unknown time zone {name!r} (use an IANA name like Europe/London)") from None
+    return name
+
+
+def _webhook_url(reader: _Reader, node: Node, key: str) -> str:
+    value = _string(reader, node, key).strip()
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise reader.fail(node, key, f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
 # -- the schema -------------------------------------------------------------------------------------
 
 _TOKEN = _mapping_with({"name": "", "token_sha256": " (sha256sum of the token itself)"}, _section(ApiToken, {
@@ -745,6 +861,35 @@ _TOP: dict[str, Parser] = {
         "send_latency": _duration(timedelta(0), timedelta(seconds=60)),
     }),
     "logging": _section(LoggingConfig, {"level": _choice(LOG_LEVELS)}),
+    "policy": _section(PolicyConfig, {
+        "marketing_requires_opt_in": _bool,
+        "quiet_hours": _optional(_window),
+        "weekends": _bool,
+        "quiet_hours_for_transactional": _bool,
+        "default_timezone": _optional(_timezone),
+        "max_per_day": _optional(_int(1, 1000)),
+        "max_per_week": _optional(_int(1, 10_000)),
+        "over_cap": _choice(("hold", "suppress")),
+        "skip_invalid_numbers": _bool,
+        "reject_non_mobile": _bool,
+    }),
+    "keywords": _section(KeywordsConfig, {
+        "opt_out": _list(_string),
+        "opt_in": _list(_string),
+        "help": _list(_string),
+        "fillers": _list(_string),
+        "custom": _list(_mapping_with({"keyword": ""}, _section(CustomKeywordConfig, {
+            "keyword": _string,
+            "reply": _optional(_string),
+            "webhook": _optional(_webhook_url),
+        }))),
+    }),
+    "replies": _section(RepliesConfig, {
+        "opt_out": _optional(_string),
+        "welcome": _optional(_string),
+        "help": _optional(_string),
+        "per_number_per_hour": _int(0, 100),
+    }),
 }
 
 
@@ -816,6 +961,7 @@ def parse_config(text: str, *, file: str = "<config>", base_dir: Path | None = N
     values["modems"] = values.get("modems") or ()
     config = Config(**values, path=Path(file), locations=reader.locations)
     _check_modems(reader, root, config)
+    config.trust_rules()  # keyword conflicts are configuration errors, found before anything starts
     return config
 
 

@@ -86,6 +86,7 @@ def build_plan(config: Config, specs: list[ModemSpec]) -> GatewayPlan:
         retry=RetryPolicy(base=dispatch.retry_base, maximum=dispatch.retry_max, max_attempts=dispatch.max_attempts),
         health_interval=dispatch.health_interval, sticky_sender=dispatch.sticky_sender,
         retain_messages=config.retention.messages, retain_inbox=config.retention.inbox,
+        rules=config.trust_rules(),
     )
 
 
@@ -112,7 +113,8 @@ def _serve_web(config: Config, gateway: Gateway) -> WebServer:
         token, tokens = TokenStore.generate("demo")
         print(f"API token (shown once, new at each start): {token}", flush=True)
     app = create_app(queue=gateway.queue, tokens=tokens, api=config.api,
-                     modems=lambda: [owner.snapshot for owner in gateway.owners.values()])
+                     modems=lambda: [owner.snapshot for owner in gateway.owners.values()],
+                     mobile_only=config.policy.reject_non_mobile)
     return serve(app, *config.web.listen)
 
 

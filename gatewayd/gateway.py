@@ -29,6 +29,7 @@ from gatewayd.modem.pdu import SmsDeliver, SmsStatusReport
 from gatewayd.modem.pinguard import RejectedPins
 from gatewayd.modem.refcounter import FileReferenceCounter
 from gatewayd.owner import ModemOwner, ModemSpec
+from gatewayd.policy.inbound import TrustRules
 from gatewayd.queue.queue import Queue
 
 LOGGER = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class GatewayPlan:
     """None: ``owner.SWEEP_INTERVAL``."""
     retain_messages: timedelta = timedelta(days=90)
     retain_inbox: timedelta = timedelta(days=90)
+    rules: TrustRules = field(default_factory=TrustRules)
+    """Keywords, replies, consent, quiet hours and caps (the configuration's policy/keywords/replies)."""
 
 
 def _local_midnight() -> datetime:
@@ -77,7 +80,7 @@ class Gateway:
         self.plan = plan
         self._on_inbound = on_inbound
         plan.state_dir.mkdir(parents=True, exist_ok=True)
-        self.queue = Queue(plan.database)
+        self.queue = Queue(plan.database, rules=plan.rules)
         references = FileReferenceCounter(plan.state_dir / "concat-reference")
         rejected_pins = RejectedPins(plan.state_dir / "rejected-pins.json")
         slots = []

@@ -27,3 +27,17 @@ def normalise(number: str, *, default_region: str | None = None) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidNumber(f"{text!r} is not a valid phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+MOBILE_TYPES = frozenset({phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
+"""FIXED_LINE_OR_MOBILE: numbering plans (the US, Canada, China...) that do not tell the two apart;
+refusing those would refuse every mobile there."""
+
+
+def is_mobile(e164: str) -> bool:
+    """Whether ``e164`` can be a mobile number, by phonenumbers' metadata for its range."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(parsed) in MOBILE_TYPES

@@ -42,7 +42,7 @@ def _authenticate() -> None:
 def post_message() -> tuple[Response, int, dict[str, str]]:
     svc = services()
     body = parse_body(request.get_data(cache=False))
-    accepted = new_message(body, client=g.client, api=svc.api, now=svc.clock())
+    accepted = new_message(body, client=g.client, api=svc.api, now=svc.clock(), mobile_only=svc.mobile_only)
     message, created = svc.queue.enqueue(accepted.message)
     if created:
         LOGGER.info("message %d accepted from client %s: %d part(s), %s", message.id, g.client,

@@ -19,7 +19,13 @@ from gatewayd.owner import ModemSnapshot
 from gatewayd.queue import Queue
 from gatewayd.queue.timefmt import utcnow
 from web import api as api_routes
-from web import errors, health, metrics, pages
+from web import (
+    api_contacts,  # noqa: F401  (its routes join the API blueprint)
+    errors,
+    health,
+    metrics,
+    pages,
+)
 from web.auth import TokenStore
 from web.services import EXTENSION, Services
 
@@ -27,14 +33,15 @@ LOGGER = logging.getLogger(__name__)
 
 
 def create_app(*, queue: Queue, modems: Callable[[], list[ModemSnapshot]], tokens: TokenStore, api: ApiConfig,
-               clock: Callable[[], datetime] = utcnow) -> Flask:
-    """``clock`` (aware UTC) judges whether a ``send_at`` lies in the past; tests pass a fixed one."""
+               clock: Callable[[], datetime] = utcnow, mobile_only: bool = False) -> Flask:
+    """``clock`` (aware UTC) judges whether a ``send_at`` lies in the past; tests pass a fixed one.
+    ``mobile_only``: refuse numbers that cannot be mobiles (policy.reject_non_mobile)."""
     app = Flask(__name__)
     # Werkzeug refuses a longer body with 413 before the view reads it (with or without Content-Length).
     app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes
     registry = metrics.build_registry(queue, modems)
     app.extensions[EXTENSION] = Services(queue=queue, modems=modems, tokens=tokens, api=api, clock=clock,
-                                         registry=registry)
+                                         registry=registry, mobile_only=mobile_only)
     if not tokens.tokens:
         LOGGER.warning("no API tokens configured: every /api/v1 request will be refused (401)")
     errors.register(app)

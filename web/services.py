@@ -25,6 +25,8 @@ class Services:
     api: ApiConfig
     clock: Callable[[], datetime]
     registry: CollectorRegistry
+    mobile_only: bool = False
+    """policy.reject_non_mobile: the API refuses numbers that cannot be mobiles."""
 
 
 def services() -> Services:

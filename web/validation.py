@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from gatewayd.config import ApiConfig
 from gatewayd.modem.pdu import PduError, plan_text
-from gatewayd.numbers import InvalidNumber, normalise
+from gatewayd.numbers import InvalidNumber, is_mobile, normalise
 from gatewayd.queue import NewMessage
 from gatewayd.queue.model import MESSAGE_CLASSES
 from web.errors import ApiError, invalid
@@ -53,13 +53,19 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def new_message(body: dict[str, Any], *, client: str, api: ApiConfig, now: datetime) -> Accepted:
-    """Validate ``body`` field by field (the first error wins) for ``client``."""
+def new_message(body: dict[str, Any], *, client: str, api: ApiConfig, now: datetime,
+                mobile_only: bool = False) -> Accepted:
+    """Validate ``body`` field by field (the first error wins) for ``client``.
+
+    ``mobile_only`` (policy.reject_non_mobile): a number that cannot be a mobile is refused."""
     for name in body:
         if name not in FIELDS:
             raise ApiError(400, "unknown_field", f"unknown field {name!r}; known: {', '.join(sorted(FIELDS))}",
                            name)
     recipient = _recipient(_string(body, "to", required=True))
+    if mobile_only and recipient is not None and not is_mobile(recipient):
+        raise invalid("to", f"{recipient} is not a mobile number; this gateway sends to mobiles only "
+                            "(policy.reject_non_mobile)")
     text = _string(body, "text", required=True)
     assert recipient is not None and text is not None  # required=True
     encoding, parts = _plan(text, api.max_parts)
@@ -91,6 +97,14 @@ def _string(body: dict[str, Any], name: str, *, required: bool = False) -> str |
     except UnicodeEncodeError:
         raise invalid(name, f"{name} contains an unpaired UTF-16 surrogate") from None
     return value
+
+
+def recipient_in_path(text: str) -> str:
+    """A number written in a URL (``/contacts/+447911123456``; ``%2B`` for the plus also works)."""
+    try:
+        return normalise(text)
+    except InvalidNumber as exc:
+        raise ApiError(404, "not_found", f"no such number: {exc}") from None
 
 
 def _recipient(text: str | None) -> str | None:

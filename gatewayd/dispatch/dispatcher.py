@@ -144,7 +144,7 @@ class Dispatcher:
             exc = future.exception()
             if exc is not None:
                 self._job_failed(attempt, exc)
-            slot.record_outcome(ok=attempt.outcome in ("sent", "failed"))
+            slot.record_outcome(ok=attempt.outcome in ("sent", "failed", "suppressed"))
             if self._on_outcome is not None:
                 self._on_outcome(attempt)
         finally:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from gatewayd.dispatch.backoff import RetryPolicy
 from gatewayd.modem.device import Modem, PartialSendError
 from gatewayd.modem.errors import AtCommandError, CmsError, ModemError
+from gatewayd.queue.errors import SendRefused
 
 if TYPE_CHECKING:
     from gatewayd.queue.queue import Claim, Queue
@@ -39,7 +40,7 @@ class Attempt:
     modem_id: str
     written: set[int] = field(default_factory=set)
     sent: set[int] = field(default_factory=set)
-    outcome: str | None = None  # sent | retry | failed | unknown
+    outcome: str | None = None  # sent | retry | failed | unknown | suppressed
     reason: str = ""
 
     @property
@@ -69,6 +70,13 @@ def send_claim(modem: Modem, claim: Claim, queue: Queue, retry: RetryPolicy, att
     try:
         modem.send(message.recipient, message.text, concat_reference=concat_ref, parts=claim.parts_to_send,
                    on_part_written=on_written, on_part_sent=on_sent)
+    except SendRefused as exc:
+        # The written mark refused the part (the recipient opted out meanwhile): ESC went instead of it.
+        LOGGER.info("modem %s: message %d stopped before part written: %s", modem.modem_id, message.id, exc.reason)
+        queue.suppress(message.id, exc.reason)
+        attempt.outcome = "suppressed"
+        attempt.reason = exc.reason
+        return attempt
     except PartialSendError as exc:
         return _failed(exc.cause, message.id, message.attempts, queue, retry, attempt=attempt)
     except ModemError as exc:

@@ -18,11 +18,15 @@ from gatewayd.queue.errors import (
     NotFound,
     QueueClosed,
     QueueError,
+    SendRefused,
 )
 from gatewayd.queue.model import (
     TRANSITIONS,
     CheckReport,
     Claim,
+    ConsentChange,
+    ConsentEvent,
+    Contact,
     Event,
     InboundMessage,
     Message,
@@ -37,6 +41,9 @@ __all__ = [
     "TRANSITIONS",
     "CheckReport",
     "Claim",
+    "ConsentChange",
+    "ConsentEvent",
+    "Contact",
     "DatabaseUnavailable",
     "Event",
     "IdempotencyConflict",
@@ -51,5 +58,6 @@ __all__ = [
     "Queue",
     "QueueClosed",
     "QueueError",
+    "SendRefused",
     "Status",
 ]

@@ -44,6 +44,18 @@ class IllegalTransition(QueueError):
         self.to_status = to_status
 
 
+class SendRefused(QueueError):
+    """Policy refused a claimed message at its next PDU (the recipient opted out meanwhile).
+
+    Nothing of that part was written; the sender suppresses the message with ``reason``.
+    """
+
+    def __init__(self, message_id: int, reason: str) -> None:
+        super().__init__(f"message {message_id}: {reason}")
+        self.message_id = message_id
+        self.reason = reason
+
+
 class DatabaseUnavailable(QueueError):
     """The database cannot take the write now (locked, full, read-only, I/O error).
 

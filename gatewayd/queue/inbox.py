@@ -130,6 +130,7 @@ def get(tx: Tx, inbox_id: int) -> InboundMessage | None:
     return None if row is None else InboundMessage.from_row(row)
 
 
-def list_inbox(tx: Tx, *, limit: int, after_id: int | None) -> list[InboundMessage]:
-    rows = tx.all("SELECT * FROM inbox WHERE id > ? ORDER BY id LIMIT ?", (after_id or 0, max(0, limit)))
+def list_inbox(tx: Tx, *, limit: int, after_id: int | None, unmatched: bool = False) -> list[InboundMessage]:
+    where = "intent IS NULL AND id > ?" if unmatched else "id > ?"
+    rows = tx.all(f"SELECT * FROM inbox WHERE {where} ORDER BY id LIMIT ?", (after_id or 0, max(0, limit)))
     return [InboundMessage.from_row(row) for row in rows]

@@ -18,6 +18,10 @@ Index notes (each index costs every write, so each is here for one query):
 - ``message_parts_reports``: (modem, mr, sent_at) where an mr is known: status-report matching.
 - ``events_message``: one message's history, and purge.
 - ``inbox_parts_open``: partial, only parts not yet joined into a message: reassembly and expiry.
+- ``inbox_unmatched``: partial, inbound messages no keyword matched: the operator's to-read list.
+- ``messages_marketing_went``: partial, marketing that went, by recipient and time: frequency caps
+  count a recipient's last week with one range scan.
+- ``contacts_invalid``: partial, numbers marked invalid: the hygiene list.
 
 ``message_counts`` is kept by triggers so that counts_by_status() (the status page, metrics scrapes)
 reads ten rows instead of counting a million; check() verifies it against a real count.
@@ -193,7 +197,63 @@ def m0001_initial(db: Database) -> None:
     db.executescript(_INITIAL)
 
 
-SCHEMA_VERSION = 1
+_TRUST = """
+-- One row per number the gateway knows something about: marketing consent and list hygiene.
+CREATE TABLE contacts (
+    number         TEXT    PRIMARY KEY
+                   CHECK (number GLOB '+[0-9]*' AND substr(number, 2) NOT GLOB '*[^0-9]*'
+                          AND length(number) BETWEEN 2 AND 21),
+    marketing      TEXT    NOT NULL DEFAULT 'unknown' CHECK (marketing IN ('unknown', 'opted_in', 'opted_out')),
+    consent_via    TEXT,
+    consent_at     TEXT,
+    invalid_reason TEXT,
+    invalid_at     TEXT,
+    failed_reports INTEGER NOT NULL DEFAULT 0,
+    created_at     TEXT    NOT NULL,
+    updated_at     TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX contacts_invalid ON contacts (invalid_at) WHERE invalid_at IS NOT NULL;
+
+-- The consent ledger: every change, when, and through what. Append-only and never purged: it is
+-- the operator's proof of consent.
+CREATE TABLE consent_events (
+    id         INTEGER PRIMARY KEY,
+    at         TEXT    NOT NULL,
+    number     TEXT    NOT NULL,
+    from_state TEXT    NOT NULL,
+    to_state   TEXT    NOT NULL,
+    via        TEXT    NOT NULL CHECK (via IN ('api', 'keyword', 'import', 'operator')),
+    inbox_id   INTEGER,
+    detail     TEXT    CHECK (detail IS NULL OR json_valid(detail))
+);
+CREATE INDEX consent_events_number ON consent_events (number, id);
+CREATE TRIGGER consent_events_append_only BEFORE UPDATE ON consent_events
+BEGIN
+    SELECT RAISE(ABORT, 'consent events are append-only');
+END;
+CREATE TRIGGER consent_events_kept BEFORE DELETE ON consent_events
+BEGIN
+    SELECT RAISE(ABORT, 'consent events are never deleted');
+END;
+
+-- What the keyword engine made of each inbound message (NULL intent: unmatched, for the operator).
+ALTER TABLE inbox ADD COLUMN intent TEXT;
+ALTER TABLE inbox ADD COLUMN keyword TEXT;
+CREATE INDEX inbox_unmatched ON inbox (id) WHERE intent IS NULL;
+
+-- When a message's first PDU was handed to a modem: frequency caps count marketing that went.
+ALTER TABLE messages ADD COLUMN went_at TEXT;
+CREATE INDEX messages_marketing_went ON messages (recipient, went_at)
+    WHERE class = 'marketing' AND went_at IS NOT NULL;
+"""
+
+
+@MIGRATIONS(name="0002_trust")
+def m0002_trust(db: Database) -> None:
+    db.executescript(_TRUST)
+
+
+SCHEMA_VERSION = 2
 """The number of migrations this gatewayd knows; equal to ``len(MIGRATIONS._migrations)``."""
 
 

@@ -33,7 +33,7 @@ class Status(StrEnum):
 S = Status
 TRANSITIONS: Final[dict[Status, frozenset[Status]]] = {
     S.QUEUED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELLED, S.EXPIRED, S.SUPPRESSED, S.FAILED}),
-    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED, S.EXPIRED, S.FAILED}),
+    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED, S.EXPIRED, S.FAILED, S.SUPPRESSED}),
     # sending -> queued only through recover() (a claim that died before any PDU left).
     S.SENDING: frozenset({S.SENT, S.SCHEDULED, S.FAILED, S.UNKNOWN, S.SUPPRESSED, S.QUEUED}),
     S.SENT: frozenset({S.DELIVERED, S.FAILED}),
@@ -196,6 +196,9 @@ class InboundMessage:
     complete: bool
     encoding: str
     pdus: tuple[str, ...]
+    intent: str | None = None
+    """What the keyword engine made of it ('opt_out', 'opt_in', 'help', 'custom'); None: unmatched."""
+    keyword: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> InboundMessage:
@@ -203,7 +206,8 @@ class InboundMessage:
             id=row["id"], modem=row["modem"], sender=row["sender"], text=row["text"],
             sc_timestamp=from_stamp(row["sc_timestamp"]), received_at=from_stamp(row["received_at"]),
             parts=row["parts"], parts_expected=row["parts_expected"], complete=bool(row["complete"]),
-            encoding=row["encoding"], pdus=tuple(json.loads(row["pdus"])),
+            encoding=row["encoding"], pdus=tuple(json.loads(row["pdus"])), intent=row["intent"],
+            keyword=row["keyword"],
         )
 
 
@@ -227,3 +231,60 @@ class CheckReport:
         return (self.schema_version == self.expected_schema_version and self.integrity == ["ok"]
                 and self.foreign_key_violations == 0 and self.journal_mode == "wal"
                 and self.synchronous == "full" and self.counts_consistent)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What the gateway knows of one number: marketing consent and list hygiene."""
+
+    number: str
+    marketing: str
+    """'unknown', 'opted_in' or 'opted_out'."""
+    consent_via: str | None
+    consent_at: datetime | None
+    invalid_reason: str | None
+    invalid_at: datetime | None
+    failed_reports: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Contact:
+        return cls(
+            number=row["number"], marketing=row["marketing"], consent_via=row["consent_via"],
+            consent_at=maybe_datetime(row["consent_at"]), invalid_reason=row["invalid_reason"],
+            invalid_at=maybe_datetime(row["invalid_at"]), failed_reports=row["failed_reports"],
+            created_at=from_stamp(row["created_at"]), updated_at=from_stamp(row["updated_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    id: int
+    at: datetime
+    number: str
+    from_state: str
+    to_state: str
+    via: str
+    """'api', 'keyword', 'import' or 'operator'."""
+    inbox_id: int | None
+    detail: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ConsentEvent:
+        detail = row["detail"]
+        return cls(id=row["id"], at=from_stamp(row["at"]), number=row["number"], from_state=row["from_state"],
+                   to_state=row["to_state"], via=row["via"], inbox_id=row["inbox_id"],
+                   detail=None if detail is None else json.loads(detail))
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """What one consent call did: the ledger row, and the queued marketing it suppressed."""
+
+    contact: Contact
+    event: ConsentEvent | None
+    """None when the consent was already in that state (nothing recorded, nothing sent)."""
+    suppressed: tuple[int, ...] = ()
+    reply_id: int | None = None
+    """The confirmation or welcome message enqueued, if any."""

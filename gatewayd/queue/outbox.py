@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gatewayd.modem.pdu import PduError, plan_text
-from gatewayd.queue import events, parts
+from gatewayd.policy.send_policy import SendPolicy, Verdict, decide
+from gatewayd.queue import contacts, events, parts
 from gatewayd.queue.errors import IdempotencyConflict, IllegalTransition, InvalidMessage, NotFound
 from gatewayd.queue.model import (
     MESSAGE_CLASSES,
@@ -187,8 +188,11 @@ def enqueue(tx: Tx, new: NewMessage) -> tuple[Message, bool]:
 
 
 def claim(tx: Tx, modem_id: str, exclude_recipients: frozenset[str], pinned_ok: bool, *,
-          prefixes: tuple[str, ...] = (), sticky_among: frozenset[str] | None = None) -> Claim | None:
-    """The best queued message for ``modem_id`` -> 'sending'. Expired candidates are expired on the way.
+          prefixes: tuple[str, ...] = (), sticky_among: frozenset[str] | None = None,
+          policy: SendPolicy | None = None) -> Claim | None:
+    """The best queued message for ``modem_id`` -> 'sending'. Expired candidates are expired on the way,
+    and with a ``policy`` each candidate is judged first: one the policy holds goes back to 'scheduled'
+    until its next allowed time, one it refuses ends 'suppressed', and the claim looks further.
 
     ``prefixes``: the modem only sends to recipients starting with one of them (routing by prefix).
     ``sticky_among``: the modems able to send now; a recipient last served by one of them (other than
@@ -206,10 +210,32 @@ def claim(tx: Tx, modem_id: str, exclude_recipients: frozenset[str], pinned_ok: 
         if message.expires_at is not None and message.expires_at <= tx.now:
             transition(tx, message, Status.EXPIRED, "expired before it could be sent")
             continue
+        if policy is not None and not _policy_allows(tx, message, policy):
+            continue
         break
     claimed = transition(tx, message, Status.SENDING, f"claimed by {modem_id}", modem=modem_id,
                          set_columns={"attempts": message.attempts + 1, "modem": modem_id})
     return Claim(message=claimed, parts_to_send=parts.unsent(tx, claimed), concat_ref=claimed.concat_ref)
+
+
+def _policy_allows(tx: Tx, message: Message, policy: SendPolicy) -> bool:
+    """Judge a queued candidate; a hold or a refusal is applied here, in the claim's transaction."""
+    facts = contacts.facts(tx, message.recipient)
+    decision = decide(policy, message_class=message.message_class, recipient=message.recipient, facts=facts,
+                      now=tx.now)
+    if decision.verdict == Verdict.SEND:
+        return True
+    if decision.verdict == Verdict.HOLD:
+        assert decision.until is not None
+        LOGGER.info("message %d held until %s: %s", message.id, to_stamp(decision.until), decision.reason)
+        transition(tx, message, Status.SCHEDULED, decision.reason,
+                   detail={"policy": "hold", "until": to_stamp(decision.until)},
+                   set_columns={"due_at": to_stamp(decision.until)})
+    else:
+        LOGGER.info("message %d suppressed: %s", message.id, decision.reason)
+        transition(tx, message, Status.SUPPRESSED, decision.reason, detail={"policy": "suppress"},
+                   set_columns={"last_error": decision.reason})
+    return False
 
 
 def set_concat_ref(tx: Tx, message_id: int, ref: int) -> None:

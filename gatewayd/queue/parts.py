@@ -8,7 +8,7 @@ may send it again). A part with no row is pending.
 
 from __future__ import annotations
 
-from gatewayd.queue.errors import IllegalTransition, NotFound, QueueError
+from gatewayd.queue.errors import IllegalTransition, NotFound, QueueError, SendRefused
 from gatewayd.queue.model import SENT_PART_STATES, Message, Part, PartState, Status
 from gatewayd.queue.tx import Tx
 
@@ -58,8 +58,18 @@ def _sending_message(tx: Tx, message_id: int, part: int) -> Message:
 
 
 def part_written(tx: Tx, message_id: int, part: int, modem_id: str) -> None:
-    """The durable mark made after the modem's prompt and before the PDU: raising here aborts the PDU."""
-    _sending_message(tx, message_id, part)
+    """The durable mark made after the modem's prompt and before the PDU: raising here aborts the PDU.
+
+    A marketing message whose recipient opted out since the claim is refused here (SendRefused), part
+    by part: this transaction and the opt-out's are serialised, so once the opt-out is committed no
+    further PDU of it leaves.
+    """
+    message = _sending_message(tx, message_id, part)
+    if message.message_class == "marketing":
+        state = tx.scalar("SELECT marketing FROM contacts WHERE number = ?", (message.recipient,))
+        if state == "opted_out":
+            raise SendRefused(message_id, "recipient opted out of marketing while the message was being sent")
+    tx.run("UPDATE messages SET went_at = ? WHERE id = ? AND went_at IS NULL", (tx.stamp, message_id))
     cursor = tx.run(
         "INSERT INTO message_parts (message_id, part, state, modem, pdu_written_at)"
         " VALUES (?, ?, 'written', ?, ?)"

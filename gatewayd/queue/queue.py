@@ -20,14 +20,19 @@ from sqlite_utils import Database
 
 from gatewayd.modem.device import Received
 from gatewayd.modem.pdu import SmsStatusReport
+from gatewayd.policy.inbound import TrustRules
+from gatewayd.policy.send_policy import Consent
 from gatewayd.queue import check as checks
-from gatewayd.queue import events, inbox, outbox, parts, reports, retention
+from gatewayd.queue import contacts, events, inbox, keywords, outbox, parts, reports, retention
 from gatewayd.queue.db import BUSY_TIMEOUT, Synchronous, open_database, read_transaction, translate, write_transaction
 from gatewayd.queue.errors import QueueError
 from gatewayd.queue.migrations import SCHEMA_VERSION, migrate, schema_version
 from gatewayd.queue.model import (
     CheckReport,
     Claim,
+    ConsentChange,
+    ConsentEvent,
+    Contact,
     Event,
     InboundMessage,
     Message,
@@ -50,8 +55,12 @@ class Queue:
 
     def __init__(self, path: str | Path, *, clock: Callable[[], datetime] = utcnow,
                  busy_timeout: float = BUSY_TIMEOUT, max_size_bytes: int | None = None, read_only: bool = False,
-                 synchronous: Synchronous = "FULL") -> None:
+                 synchronous: Synchronous = "FULL", rules: TrustRules | None = None) -> None:
         """Open (creating) the database and apply pending migrations.
+
+        ``rules``: the keyword engine, replies and send-time policy (consent, quiet hours, caps) applied
+        to inbound messages and at every claim. None: neither (a bare queue, for tools and tests);
+        an opted-out number still never gets marketing, and consent can still be recorded.
 
         ``max_size_bytes``: cap the file; beyond it writes raise DatabaseUnavailable. ``read_only``:
         inspection only (no migrations; writes raise DatabaseUnavailable). ``synchronous`` other than
@@ -59,6 +68,7 @@ class Queue:
         """
         self.path = Path(path)
         self._clock = clock
+        self._rules = rules
         self._listeners: list[Callable[[], None]] = []
 
         def open_db() -> Database:
@@ -156,8 +166,9 @@ class Queue:
         ``sticky_among`` (the modems able to send), a recipient last served by another of those modems
         is left for it (sticky sender).
         """
+        policy = None if self._rules is None else self._rules.policy
         return self._write(lambda tx: outbox.claim(tx, modem_id, exclude_recipients, pinned_ok, prefixes=prefixes,
-                                                   sticky_among=sticky_among))
+                                                   sticky_among=sticky_among, policy=policy))
 
     def set_concat_ref(self, message_id: int, ref: int) -> None:
         self._write(lambda tx: outbox.set_concat_ref(tx, message_id, ref))
@@ -181,7 +192,14 @@ class Queue:
         return self._write(lambda tx: outbox.retry_later(tx, message_id, reason, delay))
 
     def fail(self, message_id: int, reason: str, *, code: int | None = None) -> Message:
-        return self._write(lambda tx: outbox.fail(tx, message_id, reason, code))
+        """A permanent failure; a +CMS code saying the number does not exist marks it invalid too."""
+        def op(tx: Tx) -> Message:
+            failed = outbox.fail(tx, message_id, reason, code)
+            if code in contacts.INVALID_CMS_CODES:
+                contacts.mark_invalid(tx, failed.recipient, reason)
+            return failed
+
+        return self._write(op)
 
     def mark_unknown(self, message_id: int, reason: str) -> Message:
         return self._write(lambda tx: outbox.mark_unknown(tx, message_id, reason))
@@ -218,19 +236,60 @@ class Queue:
     # -- receiving --------------------------------------------------------------------------------
 
     def record_inbound(self, received: Received) -> InboundMessage | None:
-        return self._write(lambda tx: inbox.record(tx, received))
+        """Store one received part; the whole message once complete, matched and acted on (keywords.py)
+        in the same transaction."""
+        def op(tx: Tx) -> InboundMessage | None:
+            message = inbox.record(tx, received)
+            return None if message is None else self._act_on(tx, message)
+
+        return self._write(op)
+
+    def _act_on(self, tx: Tx, message: InboundMessage) -> InboundMessage:
+        return message if self._rules is None else keywords.apply(tx, message, self._rules)
 
     def record_status_report(self, modem_id: str, report: SmsStatusReport, pdu: str) -> Message | None:
         return self._write(lambda tx: reports.record(tx, modem_id, report, pdu))
 
     def expire_inbound_groups(self, max_age: timedelta) -> list[InboundMessage]:
-        return self._write(lambda tx: inbox.expire_groups(tx, max_age))
+        return self._write(lambda tx: [self._act_on(tx, m) for m in inbox.expire_groups(tx, max_age)])
 
     def get_inbound(self, inbox_id: int) -> InboundMessage | None:
         return self._read(lambda tx: inbox.get(tx, inbox_id))
 
     def list_inbound(self, *, limit: int = 100, after_id: int | None = None) -> list[InboundMessage]:
         return self._read(lambda tx: inbox.list_inbox(tx, limit=limit, after_id=after_id))
+
+    # -- contacts -----------------------------------------------------------------------------------
+
+    def contact(self, number: str) -> Contact | None:
+        return self._read(lambda tx: contacts.get(tx, number))
+
+    def set_consent(self, number: str, consent: Consent, via: str, *, detail: dict[str, Any] | None = None,
+                    welcome: bool | None = None) -> ConsentChange:
+        """Record marketing consent for ``number`` (E.164). An opt-out suppresses queued marketing to it in
+        the same transaction. An opt-in sends the configured welcome message once per change when
+        ``welcome`` (default: only for opt-ins through the API; an import or an operator recording a
+        paper form must not text a whole list at once)."""
+        text = None if self._rules is None else self._rules.replies.welcome
+        wanted = via == "api" if welcome is None else welcome
+        reply = text if consent == Consent.OPTED_IN and wanted else None
+        return self._write(lambda tx: contacts.set_consent(tx, number, consent, via, detail=detail, reply=reply))
+
+    def consent_history(self, number: str) -> list[ConsentEvent]:
+        return self._read(lambda tx: contacts.consent_history(tx, number))
+
+    def mark_invalid(self, number: str, reason: str) -> None:
+        self._write(lambda tx: contacts.mark_invalid(tx, number, reason))
+
+    def clear_invalid(self, number: str) -> bool:
+        return self._write(lambda tx: contacts.clear_invalid(tx, number))
+
+    def list_invalid_numbers(self, *, limit: int = 100, after: str | None = None) -> list[Contact]:
+        return self._read(lambda tx: contacts.list_invalid(tx, limit=limit, after=after))
+
+    def list_unmatched_inbound(self, *, limit: int = 100, after_id: int | None = None) -> list[InboundMessage]:
+        """Inbound messages no keyword matched, oldest first: what an operator should read."""
+        return self._read(lambda tx: inbox.list_inbox(tx, limit=limit, after_id=after_id, unmatched=True))
 
     # -- housekeeping -----------------------------------------------------------------------------
 

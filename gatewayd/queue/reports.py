@@ -17,7 +17,7 @@ import logging
 from datetime import timedelta
 
 from gatewayd.modem.pdu import SmsStatusReport, status_text
-from gatewayd.queue import events, outbox
+from gatewayd.queue import contacts, events, outbox
 from gatewayd.queue.model import Message, Status
 from gatewayd.queue.timefmt import to_stamp
 from gatewayd.queue.tx import Tx
@@ -76,6 +76,8 @@ def record(tx: Tx, modem_id: str, report: SmsStatusReport, pdu: str) -> Message 
     events.record(tx, message_id=message_id, kind=events.KIND_REPORT, reason=report.status_text, modem=modem_id,
                   detail={"part": part, "status": report.status})
     message = outbox.require(tx, message_id)
+    if state is not None:
+        contacts.note_report(tx, message.recipient, failed=state == "failed")
     changed = roll_up(tx, message)
     return changed if changed is not None and changed.status != message.status else None
 

@@ -43,11 +43,35 @@ def test_migrations_apply_once_and_a_newer_database_is_refused(open_queue: Calla
     open_queue().close()  # reopening applies nothing twice
     with _raw(db_path) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")]
-        assert names == ["0001_initial"]
+        assert names == ["0001_initial", "0002_trust"]
         conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
                      " VALUES ('gatewayd.queue', '0099_from_the_future', 'x')")
     with pytest.raises(QueueError, match="newer"):
         open_queue()
+
+
+def test_a_version_1_database_is_upgraded_with_its_messages_kept(open_queue: Callable[..., Queue],
+                                                                 db_path: Path) -> None:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+    from gatewayd.queue.migrations import MIGRATION_SET, m0001_initial
+
+    first_release = Migrations(MIGRATION_SET)
+    first_release(name="0001_initial")(m0001_initial)
+    db = Database(db_path)
+    first_release.apply(db)
+    db.execute("INSERT INTO messages (recipient, text, parts, encoding, status, created_at, updated_at)"
+                " VALUES ('+447911123456', 'from version 1', 1, 'gsm7', 'queued', '2026-01-01T00:00:00.000000Z',"
+               " '2026-01-01T00:00:00.000000Z')")
+    db.conn.commit()
+    db.close()
+
+    queue = open_queue()
+    assert queue.check().schema_version == SCHEMA_VERSION == 2
+    (message,) = queue.list_messages()
+    assert (message.text, message.status) == ("from version 1", "queued")
+    assert queue.contact("+447911123456") is None
 
 
 def test_events_are_append_only(queue: Queue, db_path: Path) -> None:

@@ -64,6 +64,7 @@ def test_the_table_is_the_specification() -> None:
         ("queued", "sending"), ("queued", "scheduled"), ("queued", "cancelled"), ("queued", "expired"),
         ("queued", "suppressed"), ("queued", "failed"),
         ("scheduled", "queued"), ("scheduled", "cancelled"), ("scheduled", "expired"), ("scheduled", "failed"),
+        ("scheduled", "suppressed"),
         ("sending", "sent"), ("sending", "scheduled"), ("sending", "failed"), ("sending", "unknown"),
         ("sending", "suppressed"), ("sending", "queued"),
         ("sent", "delivered"), ("sent", "failed"),

@@ -1,0 +1,56 @@
+"""Carrying out what an inbound message means (policy.inbound plans it), in the transaction that stores it.
+
+Storing the message and acting on it together is what makes a STOP safe against a crash: either the
+message is not stored (the modem keeps it on the SIM and it is read again after the restart) or it is
+stored with its opt-out, its suppressions and its confirmation, all at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gatewayd.policy.inbound import InboundPlan, TrustRules, plan_inbound
+from gatewayd.policy.send_policy import Consent
+from gatewayd.queue import contacts, outbox
+from gatewayd.queue.model import InboundMessage
+from gatewayd.queue.tx import Tx
+
+LOGGER = logging.getLogger(__name__)
+
+
+def apply(tx: Tx, message: InboundMessage, rules: TrustRules) -> InboundMessage:
+    """Match ``message`` and act on it; returns it with its intent and keyword set."""
+    sender = message.sender
+    textable = outbox.RECIPIENT.fullmatch(sender) is not None
+    consent = contacts.consent_of(tx, sender) if textable else Consent.UNKNOWN
+    plan = plan_inbound(rules, message.text, consent)
+    intent = None if plan.intent is None else str(plan.intent)
+    tx.run("UPDATE inbox SET intent = ?, keyword = ? WHERE id = ?", (intent, plan.keyword, message.id))
+    if plan.intent is None:
+        LOGGER.info("modem %s: inbound %d from %s matched no keyword; kept for the operator", message.modem,
+                    message.id, sender)
+    else:
+        LOGGER.info("modem %s: inbound %d from %s: %s (%s)", message.modem, message.id, sender, intent,
+                    plan.keyword)
+    if not textable:
+        if plan.consent_to is not None or plan.reply is not None:
+            LOGGER.warning("modem %s: inbound %d: sender %r is not an international number; %s not applied",
+                           message.modem, message.id, sender, intent)
+    elif plan.consent_to is not None:
+        contacts.set_consent(tx, sender, plan.consent_to, "keyword", inbox_id=message.id,
+                             detail={"keyword": plan.keyword, "language": plan.language, "modem": message.modem},
+                             reply=plan.reply)
+    elif plan.reply is not None:
+        _reply(tx, message, plan, rules)
+    return InboundMessage(**{**message.__dict__, "intent": intent, "keyword": plan.keyword})
+
+
+def _reply(tx: Tx, message: InboundMessage, plan: InboundPlan, rules: TrustRules) -> None:
+    assert plan.reply is not None
+    limit = rules.replies.per_number_per_hour
+    if plan.rate_limited_reply and contacts.replies_since(tx, message.sender, tx.now - contacts.REPLY_WINDOW) >= limit:
+        LOGGER.warning("modem %s: no %s reply to %s: already %d automatic replies this hour", message.modem,
+                       plan.reply_kind, message.sender, limit)
+        return
+    contacts.enqueue_reply(tx, message.sender, plan.reply, key=f"inbound:{message.id}",
+                           kind=plan.reply_kind or "reply")
