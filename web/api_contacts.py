@@ -8,8 +8,6 @@ clears a number's invalid mark after the operator checked it.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from typing import Any, Final
 
@@ -19,7 +17,7 @@ from gatewayd.policy.send_policy import Consent
 from gatewayd.queue import ConsentEvent, Contact
 from web.api import bp
 from web.errors import ApiError, invalid
-from web.present import iso
+from web.present import csv_response, invalid_number_json, iso
 from web.services import services
 from web.validation import parse_body, recipient_in_path
 
@@ -28,7 +26,6 @@ LOGGER = logging.getLogger(__name__)
 CONTACT_FIELDS: Final = frozenset({"marketing", "source", "invalid"})
 MAX_SOURCE = 200
 PAGE_LIMIT = 1000
-CSV_COLUMNS: Final = ("number", "reason", "marked_at", "failed_reports")
 
 
 def contact_json(number: str, contact: Contact | None, history: list[ConsentEvent]) -> dict[str, Any]:
@@ -102,13 +99,7 @@ def invalid_numbers() -> Response:
     if not 1 <= limit <= PAGE_LIMIT:
         raise invalid("limit", f"limit must be 1 to {PAGE_LIMIT}")
     rows = services().queue.list_invalid_numbers(limit=limit, after=after)
-    items = [{"number": c.number, "reason": c.invalid_reason, "marked_at": iso(c.invalid_at),
-              "failed_reports": c.failed_reports} for c in rows]
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(items)
-        return Response(out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=invalid-numbers.csv"})
+        return csv_response(rows)
+    items = [invalid_number_json(contact) for contact in rows]
     return jsonify({"items": items, "next": items[-1]["number"] if len(items) == limit else None})

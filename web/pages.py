@@ -1,8 +1,9 @@
-"""The status page at ``/``: modems and queue counts, server-rendered, readable on a phone.
+"""The status page at ``/``: modems, queue counts, replies no keyword matched, numbers marked invalid.
 
-No login in this slice: the listener binds to 127.0.0.1 by default, and the page shows no message
-content (only modem state and counts). Operator login comes with the operator pages; until then,
-exposing the listener beyond loopback exposes this page too.
+Server-rendered, readable on a phone. No login in this slice: the listener binds to 127.0.0.1 by
+default. The page shows the senders and texts of unmatched replies (the operator must read them: a
+"please don't text me" is not an automatic opt-out) and the invalid numbers, so exposing the listener
+beyond loopback before operator login exists exposes those too.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, render_template
 
 from gatewayd.owner import ModemSnapshot, ModemState
-from gatewayd.queue import QueueError, Status
+from gatewayd.queue import Contact, InboundMessage, QueueError, Status
+from web.present import INVALID_CSV_MAX, csv_response, iso
 from web.services import services
 
 LOGGER = logging.getLogger(__name__)
 
+UNMATCHED_SHOWN = 20
+"""The newest unmatched replies on the page; the API lists them all."""
+INVALID_SHOWN = 20
 REFRESH_SECONDS = 30
 """The page reloads itself (meta refresh, no JavaScript) so a screen left open stays current."""
 
@@ -62,5 +67,20 @@ def status_page() -> str:
         LOGGER.warning("status page: queue counts unavailable: %s", exc)
         database_error = str(exc)
     rows = [(str(status), counts.get(str(status), 0)) for status in Status]
+    unmatched: list[InboundMessage] = []
+    invalid: list[Contact] = []
+    if database_error is None:
+        try:
+            unmatched = svc.queue.list_unmatched_inbound(limit=UNMATCHED_SHOWN, newest_first=True)
+            invalid = svc.queue.list_invalid_numbers(limit=INVALID_SHOWN)
+        except QueueError as exc:
+            LOGGER.warning("status page: inbound / contacts unavailable: %s", exc)
+            database_error = str(exc)
     return render_template("status.html", modems=modems, counts=rows, database_error=database_error,
-                           refresh=REFRESH_SECONDS)
+                           refresh=REFRESH_SECONDS, unmatched=unmatched, invalid=invalid, iso=iso)
+
+
+@bp.get("/invalid-numbers.csv")
+def invalid_numbers_csv() -> Response:
+    """Every number marked invalid, for the operator to clean their lists (same columns as the API's CSV)."""
+    return csv_response(services().queue.list_invalid_numbers(limit=INVALID_CSV_MAX))

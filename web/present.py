@@ -6,10 +6,17 @@ database's column names (``recipient`` is ``to`` on the wire, as in the request)
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from gatewayd.queue import Event, Message
+from flask import Response
+
+from gatewayd.queue import Contact, Event, Message
+
+INVALID_CSV_COLUMNS: Final = ("number", "reason", "marked_at", "failed_reports")
+INVALID_CSV_MAX = 1_000_000
 
 
 def iso(when: datetime | None) -> str | None:
@@ -58,3 +65,18 @@ def event_json(event: Event) -> dict[str, Any]:
         "modem": event.modem,
         "detail": event.detail,
     }
+
+
+def invalid_number_json(contact: Contact) -> dict[str, Any]:
+    return {"number": contact.number, "reason": contact.invalid_reason, "marked_at": iso(contact.invalid_at),
+            "failed_reports": contact.failed_reports}
+
+
+def csv_response(contacts: list[Contact]) -> Response:
+    """Invalid numbers as a CSV download (a spreadsheet is where operators clean their lists)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=INVALID_CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(invalid_number_json(contact) for contact in contacts)
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=invalid-numbers.csv"})

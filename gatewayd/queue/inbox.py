@@ -130,7 +130,15 @@ def get(tx: Tx, inbox_id: int) -> InboundMessage | None:
     return None if row is None else InboundMessage.from_row(row)
 
 
-def list_inbox(tx: Tx, *, limit: int, after_id: int | None, unmatched: bool = False) -> list[InboundMessage]:
-    where = "intent IS NULL AND id > ?" if unmatched else "id > ?"
-    rows = tx.all(f"SELECT * FROM inbox WHERE {where} ORDER BY id LIMIT ?", (after_id or 0, max(0, limit)))
+def list_inbox(tx: Tx, *, limit: int, after_id: int | None, unmatched: bool = False,
+               newest_first: bool = False) -> list[InboundMessage]:
+    """Cursor pagination by id; newest first, ``after_id`` means older than it."""
+    where = ["intent IS NULL"] if unmatched else []
+    params: list[Any] = []
+    if after_id is not None:
+        where.append("id < ?" if newest_first else "id > ?")
+        params.append(after_id)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    order = "DESC" if newest_first else "ASC"
+    rows = tx.all(f"SELECT * FROM inbox {clause} ORDER BY id {order} LIMIT ?", (*params, max(0, limit)))
     return [InboundMessage.from_row(row) for row in rows]

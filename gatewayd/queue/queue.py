@@ -287,9 +287,11 @@ class Queue:
     def list_invalid_numbers(self, *, limit: int = 100, after: str | None = None) -> list[Contact]:
         return self._read(lambda tx: contacts.list_invalid(tx, limit=limit, after=after))
 
-    def list_unmatched_inbound(self, *, limit: int = 100, after_id: int | None = None) -> list[InboundMessage]:
-        """Inbound messages no keyword matched, oldest first: what an operator should read."""
-        return self._read(lambda tx: inbox.list_inbox(tx, limit=limit, after_id=after_id, unmatched=True))
+    def list_unmatched_inbound(self, *, limit: int = 100, after_id: int | None = None,
+                               newest_first: bool = False) -> list[InboundMessage]:
+        """Inbound messages no keyword matched (oldest first, or newest first): what an operator should read."""
+        return self._read(lambda tx: inbox.list_inbox(tx, limit=limit, after_id=after_id, unmatched=True,
+                                                      newest_first=newest_first))
 
     # -- housekeeping -----------------------------------------------------------------------------
 

@@ -328,6 +328,16 @@ def test_the_docs_list_every_shipped_word() -> None:
     assert missing == []
 
 
+def test_the_readme_table_lists_every_shipped_keyword_by_language_and_intent() -> None:
+    readme = (DOCS.parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:5]]
+            for line in readme.splitlines() if line.startswith("| ") and line.split("|")[1].strip() in LANGUAGES}
+    assert set(rows) == set(LANGUAGES)
+    for language in LANGUAGES:
+        for column, intent in enumerate(("opt_out", "opt_in", "help")):
+            assert rows[language][column].split(", ") == list(KEYWORDS[language][intent]), (language, intent)
+
+
 # --- configuration -------------------------------------------------------------------------------------
 
 def test_config_extras_add_to_the_shipped_lists() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from flask.testing import FlaskClient
 
 from gatewayd.owner import ModemSnapshot, ModemState
@@ -80,3 +83,29 @@ def test_page_shows_modems_and_counts(client: FlaskClient, queue: Queue, snapsho
 def test_page_without_modems_says_so(client: FlaskClient, snapshots: list[ModemSnapshot]) -> None:
     snapshots.clear()
     assert "No modems are configured" in client.get("/").get_data(as_text=True)
+
+
+def test_the_page_shows_unmatched_replies_and_invalid_numbers_escaped(db_path: object,
+                                                                     snapshots: list[ModemSnapshot]) -> None:
+    from gatewayd.policy.inbound import TrustRules
+    from tests.queue.conftest import deliver_parts
+
+    with Queue(db_path, rules=TrustRules()) as queue:  # type: ignore[arg-type]
+        for reference, text in enumerate(("please don't text me <b>again</b>", "STOP")):
+            for part in deliver_parts(text, sender="+447911123456", reference=reference):
+                queue.record_inbound(part)
+        queue.mark_invalid("+447911000001", "+CMS ERROR: 1 (unassigned number)")
+        client = make_app(queue, snapshots).test_client()
+        page = client.get("/").get_data(as_text=True)
+        assert "please don&#39;t text me &lt;b&gt;again&lt;/b&gt;" in page
+        assert page.count("+447911123456") == 1  # the STOP was matched: not on the operator's list
+        assert "+447911000001" in page and "unassigned number" in page
+        rows = list(csv.DictReader(io.StringIO(client.get("/invalid-numbers.csv").get_data(as_text=True))))
+        assert [(r["number"], r["reason"], r["failed_reports"]) for r in rows] == [
+            ("+447911000001", "+CMS ERROR: 1 (unassigned number)", "0")]
+        assert rows[0]["marked_at"].endswith("Z")
+
+
+def test_the_page_says_none_when_there_is_nothing_to_read(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="unmatched-none"' in page and 'id="invalid-none"' in page
