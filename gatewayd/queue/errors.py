@@ -27,6 +27,10 @@ class IdempotencyConflict(QueueError):
         self.existing_id = existing_id
 
 
+class AlreadyExists(QueueError):
+    """A name that must be unique is taken (an API token name)."""
+
+
 class NotFound(QueueError):
     def __init__(self, message_id: int) -> None:
         super().__init__(f"no message {message_id}")

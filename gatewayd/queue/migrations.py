@@ -253,7 +253,52 @@ def m0002_trust(db: Database) -> None:
     db.executescript(_TRUST)
 
 
-SCHEMA_VERSION = 2
+_SURFACE = """
+-- API tokens made with `gatewayd token create`: only the SHA-256 of a token is stored.
+CREATE TABLE api_tokens (
+    name         TEXT    PRIMARY KEY,
+    token_sha256 TEXT    NOT NULL UNIQUE CHECK (length(token_sha256) = 64),
+    scopes       TEXT    NOT NULL,
+    created_at   TEXT    NOT NULL,
+    revoked_at   TEXT,
+    last_used_at TEXT
+) WITHOUT ROWID;
+
+-- Operators of the web pages (`gatewayd user add`): a scrypt hash, never the password.
+CREATE TABLE operators (
+    username      TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- The webhook outbox: a row is written in the transaction of the change it reports, and stays until
+-- delivered or given up; next_attempt_at is NULL once it is settled.
+CREATE TABLE webhook_deliveries (
+    id              INTEGER PRIMARY KEY,
+    endpoint        TEXT    NOT NULL,
+    kind            TEXT    NOT NULL,
+    payload         TEXT    NOT NULL CHECK (json_valid(payload)),
+    created_at      TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    delivered_at    TEXT,
+    gave_up_at      TEXT,
+    last_status     INTEGER,
+    last_error      TEXT
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX webhook_deliveries_failing ON webhook_deliveries (endpoint, id)
+    WHERE last_error IS NOT NULL AND delivered_at IS NULL;
+"""
+
+
+@MIGRATIONS(name="0003_surface")
+def m0003_surface(db: Database) -> None:
+    db.executescript(_SURFACE)
+
+
+SCHEMA_VERSION = 3
 """The number of migrations this gatewayd knows; equal to ``len(MIGRATIONS._migrations)``."""
 
 

@@ -22,8 +22,9 @@ from gatewayd.modem.device import Received
 from gatewayd.modem.pdu import SmsStatusReport
 from gatewayd.policy.inbound import TrustRules
 from gatewayd.policy.send_policy import Consent
+from gatewayd.queue import access, contacts, events, inbox, keywords, outbox, parts, reports, retention, webhook_outbox
 from gatewayd.queue import check as checks
-from gatewayd.queue import contacts, events, inbox, keywords, outbox, parts, reports, retention
+from gatewayd.queue.access import StoredToken
 from gatewayd.queue.db import BUSY_TIMEOUT, Synchronous, open_database, read_transaction, translate, write_transaction
 from gatewayd.queue.errors import QueueError
 from gatewayd.queue.migrations import SCHEMA_VERSION, migrate, schema_version
@@ -41,6 +42,7 @@ from gatewayd.queue.model import (
 )
 from gatewayd.queue.timefmt import from_stamp, to_stamp, utcnow
 from gatewayd.queue.tx import Tx
+from gatewayd.queue.webhook_outbox import WebhookDelivery
 from gatewayd.queue.worker import DbWorker
 
 LOGGER = logging.getLogger(__name__)
@@ -292,6 +294,48 @@ class Queue:
         """Inbound messages no keyword matched (oldest first, or newest first): what an operator should read."""
         return self._read(lambda tx: inbox.list_inbox(tx, limit=limit, after_id=after_id, unmatched=True,
                                                       newest_first=newest_first))
+
+    # -- access: API tokens and page operators (hashes only; see access.py) ----------------------------
+
+    def create_token(self, name: str, token_sha256: str, scopes: frozenset[str]) -> StoredToken:
+        return self._write(lambda tx: access.create_token(tx, name, token_sha256, scopes))
+
+    def list_tokens(self) -> list[StoredToken]:
+        return self._read(access.list_tokens)
+
+    def revoke_token(self, name: str) -> bool:
+        return self._write(lambda tx: access.revoke_token(tx, name))
+
+    def active_tokens(self) -> list[StoredToken]:
+        return self._read(access.active_tokens)
+
+    def set_operator(self, username: str, password_hash: str) -> bool:
+        return self._write(lambda tx: access.set_operator(tx, username, password_hash))
+
+    def operator_hash(self, username: str) -> str | None:
+        return self._read(lambda tx: access.operator_hash(tx, username))
+
+    def operator_count(self) -> int:
+        return self._read(access.operator_count)
+
+    # -- webhook outbox (rows are written by the changes they report; see webhook_outbox.py) ------------
+
+    def webhooks_due(self, *, limit: int = 100) -> list[WebhookDelivery]:
+        return self._read(lambda tx: webhook_outbox.due(tx, limit=limit))
+
+    def webhooks_next_due(self) -> datetime | None:
+        return self._read(webhook_outbox.next_due)
+
+    def record_webhook_attempt(self, delivery_id: int, *, delivered: bool, status: int | None, error: str | None,
+                               retry_at: datetime | None) -> None:
+        self._write(lambda tx: webhook_outbox.record_attempt(tx, delivery_id, delivered=delivered, status=status,
+                                                             error=error, retry_at=retry_at))
+
+    def failing_webhooks(self, *, limit: int = 50) -> list[WebhookDelivery]:
+        return self._read(lambda tx: webhook_outbox.failing(tx, limit=limit))
+
+    def webhook_counts(self) -> dict[str, int]:
+        return self._read(webhook_outbox.counts)
 
     # -- housekeeping -----------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ def test_migrations_apply_once_and_a_newer_database_is_refused(open_queue: Calla
     open_queue().close()  # reopening applies nothing twice
     with _raw(db_path) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")]
-        assert names == ["0001_initial", "0002_trust"]
+        assert names == ["0001_initial", "0002_trust", "0003_surface"]
         conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
                      " VALUES ('gatewayd.queue', '0099_from_the_future', 'x')")
     with pytest.raises(QueueError, match="newer"):
@@ -68,7 +68,7 @@ def test_a_version_1_database_is_upgraded_with_its_messages_kept(open_queue: Cal
     db.close()
 
     queue = open_queue()
-    assert queue.check().schema_version == SCHEMA_VERSION == 2
+    assert queue.check().schema_version == SCHEMA_VERSION == 3
     (message,) = queue.list_messages()
     assert (message.text, message.status) == ("from version 1", "queued")
     assert queue.contact("+447911123456") is None
