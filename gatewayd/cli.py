@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from gatewayd import __version__
+from gatewayd import __version__, cli_admin
 
 LOGGER = logging.getLogger(__name__)
 
@@ -262,6 +262,46 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- operators of the web pages -------------------------------------------------------------------------
+
+
+def _read_password(name: str) -> str:
+    """From the terminal (asked twice, not echoed), or the first line of standard input when it is not a
+    terminal, so scripts and tests can create operators (``printf '%s\\n' "$PW" | gatewayd user add x``)."""
+    import getpass
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {name}: ")
+        if getpass.getpass("Again: ") != password:
+            raise CliError("the two passwords differ; nothing changed")
+        return password
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("no password on standard input (give it as the first line)")
+    return password
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """Add an operator of the web pages, or set a new password (which signs out their sessions)."""
+    from gatewayd.queue.errors import QueueError
+    from gatewayd.queue.queue import Queue
+    from web.passwords import PasswordRefused, check_username, hash_password
+
+    try:
+        name = check_username(args.name)
+        password_hash = hash_password(_read_password(name))
+    except PasswordRefused as exc:
+        raise CliError(str(exc)) from exc
+    path = _database_path(args)
+    try:
+        with Queue(path) as queue:
+            created = queue.set_operator(name, password_hash)
+    except QueueError as exc:
+        raise CliError(f"{path}: {exc}") from exc
+    _print_json({"user": name, "created": created, "database": path})
+    return 0
+
+
 # -- emulator and daemon --------------------------------------------------------------------------
 
 
@@ -340,6 +380,17 @@ def build_parser() -> argparse.ArgumentParser:
     config_check.add_argument("-c", "--config", required=True, help="configuration file")
     config_check.set_defaults(func=cmd_config_check)
 
+    user = sub.add_parser("user", help="operators of the web pages")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    user_add = user_sub.add_parser("add", help="add an operator or set a new password (read from the terminal, "
+                                               "or from standard input when it is not one)")
+    user_add.add_argument("name", help="user name for the login form (letters, digits, _.@-)")
+    user_add.add_argument("-c", "--config", help="configuration file (its database is used)")
+    user_add.add_argument("--database", help="database file (instead of the configuration's)")
+    user_add.set_defaults(func=cmd_user_add)
+
+    cli_admin.add_parsers(sub)
+
     pdu = sub.add_parser("pdu", help="PDU tools")
     pdu_sub = pdu.add_subparsers(dest="pdu_command", required=True, metavar="ACTION")
     decode = pdu_sub.add_parser("decode", help="decode an SMS PDU (hex) to JSON")
@@ -377,6 +428,9 @@ def _guard(action: Callable[[], int]) -> int:
         return 130
     except (CliError, ModemError) as exc:
         print(f"gatewayd: {describe_error(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
+    except cli_admin.AdminError as exc:
+        print(f"gatewayd: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except BrokenPipeError:
         return EXIT_FAILURE

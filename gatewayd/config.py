@@ -38,6 +38,7 @@ from gatewayd.policy.inbound import REPLIES_PER_NUMBER_PER_HOUR, CustomKeyword, 
 from gatewayd.policy.keywords import Intent, KeywordMatcher
 from gatewayd.policy.quiet_hours import SendWindow, parse_window
 from gatewayd.policy.send_policy import WEEKDAYS, FrequencyCaps, SendPolicy
+from gatewayd.webhooks.routes import WebhookRoutes
 
 LOGGER = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ MIN_VALIDITY = timedelta(minutes=5)
 MAX_VALIDITY = timedelta(weeks=63)
 """The range of the relative TP-VP field (TS 23.040 9.2.3.12.1)."""
 MAX_EMULATED_MODEMS = 16
+MIN_WEBHOOK_SECRET_BYTES = 16
+"""A shorter HMAC key could be guessed; ``openssl rand -hex 32`` makes a good one."""
 SUGGESTIONS = 1
 
 
@@ -104,12 +107,16 @@ class ConfigError(ValueError):
 class WebConfig:
     listen: tuple[str, int] = DEFAULT_LISTEN
     secret_key_file: Path | None = None
+    metrics_token_sha256: str | None = None
+    """When set, /metrics and /healthz want ``Authorization: Bearer <token>`` (None: open, for probes)."""
 
 
 @dataclass(frozen=True)
 class ApiToken:
     name: str
     token_sha256: str
+    scopes: tuple[str, ...] = ()
+    """Of send, read, admin; empty: all of them (a token in the file is the operator's own)."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +233,24 @@ class RepliesConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    """Signed POSTs to the application (gatewayd/webhooks/); the secret is read at start, like a PIN file."""
+
+    secret_file: Path | None = None
+    inbound: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+    opt_out: tuple[str, ...] = ()
+    timeout: timedelta = timedelta(seconds=10)
+    max_attempts: int = 10
+    retry_base: timedelta = timedelta(seconds=10)
+    retry_max: timedelta = timedelta(hours=1)
+
+    @property
+    def routes(self) -> WebhookRoutes:
+        return WebhookRoutes(inbound=self.inbound, status=self.status, opt_out=self.opt_out)
+
+
+@dataclass(frozen=True)
 class Config:
     database: Path
     state_dir: Path
@@ -240,6 +265,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     keywords: KeywordsConfig = field(default_factory=KeywordsConfig)
     replies: RepliesConfig = field(default_factory=RepliesConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     path: Path | None = field(default=None, compare=False)
     """The file it was read from; None for :func:`default_config`."""
     locations: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
@@ -321,6 +347,26 @@ class Config:
             LOGGER.warning("modem %s: %s is readable by every user; chmod o-r it", modem.id, modem.pin_file)
         return text
 
+    def webhook_secret(self) -> bytes | None:
+        """The HMAC key from ``webhooks.secret_file`` (None without one). Read at start, not at load, for
+        the reason PIN files are: the secret stays out of the configuration object and a copy of the
+        file can be validated on another machine."""
+        path = self.webhooks.secret_file
+        if path is None:
+            return None
+        key = "webhooks.secret_file"
+        try:
+            secret = path.read_bytes().strip()
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise self.error(key, f"cannot read {path} ({exc.strerror or exc})") from None
+        if len(secret) < MIN_WEBHOOK_SECRET_BYTES:
+            raise self.error(key, f"{path} must hold at least {MIN_WEBHOOK_SECRET_BYTES} bytes of secret "
+                                  f"(got {len(secret)}; make one with: openssl rand -hex 32 > {path})")
+        if mode & stat.S_IROTH:
+            LOGGER.warning("webhooks: %s is readable by every user; chmod o-r it", path)
+        return secret
+
     def trust_rules(self) -> TrustRules:
         """Keywords, replies and send-time policy as the queue applies them. ConfigError (naming the key)
         when keywords conflict, e.g. one word configured both as opt-out and as a custom keyword."""
@@ -366,7 +412,8 @@ class Config:
 
 def _plain(value: object) -> object:
     if isinstance(value, WebConfig):
-        return {"listen": format_listen(value.listen), "secret_key_file": _plain(value.secret_key_file)}
+        return {"listen": format_listen(value.listen), "secret_key_file": _plain(value.secret_key_file),
+                "metrics_token_sha256": value.metrics_token_sha256}
     if isinstance(value, PolicyConfig):
         plain = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
         plain["quiet_hours"] = None if value.quiet_hours is None else format_window(*value.quiet_hours)
@@ -788,6 +835,7 @@ def _webhook_url(reader: _Reader, node: Node, key: str) -> str:
 _TOKEN = _mapping_with({"name": "", "token_sha256": " (sha256sum of the token itself)"}, _section(ApiToken, {
     "name": _matching(re.compile(r"[A-Za-z0-9_.@-]{1,64}"), "a name of letters, digits and _.@-"),
     "token_sha256": _matching(SHA256_PATTERN, "the SHA-256 of the token as 64 hex digits", lower=True),
+    "scopes": _list(_choice(("send", "read", "admin"))),
 }))
 
 
@@ -826,13 +874,25 @@ def _check_dispatch(reader: _Reader, node: Node, key: str, dispatch: DispatchCon
                                                     f"({format_duration(dispatch.retry_base)})")
 
 
+def _check_webhooks(reader: _Reader, node: Node, key: str, webhooks: WebhooksConfig) -> None:
+    if webhooks.retry_max < webhooks.retry_base:
+        where = reader.locations.get(f"{key}.retry_max") or reader.where(node)
+        raise ConfigError(f"must not be shorter than retry_base ({format_duration(webhooks.retry_base)})",
+                          key=f"{key}.retry_max", location=where)
+
+
 _DAY = timedelta(days=1)
 _RETENTION = _duration(timedelta(hours=1), timedelta(days=3650))
 
 _TOP: dict[str, Parser] = {
     "database": _path,
     "state_dir": _path,
-    "web": _section(WebConfig, {"listen": _listen, "secret_key_file": _optional(_path)}),
+    "web": _section(WebConfig, {
+        "listen": _listen,
+        "secret_key_file": _optional(_path),
+        "metrics_token_sha256": _optional(_matching(SHA256_PATTERN, "the SHA-256 of the token as 64 hex digits",
+                                                    lower=True)),
+    }),
     "api": _section(ApiConfig, {
         "tokens": _list(_TOKEN),
         "max_body_bytes": _int(1024, 64 * 1024 * 1024),
@@ -890,7 +950,30 @@ _TOP: dict[str, Parser] = {
         "help": _optional(_string),
         "per_number_per_hour": _int(0, 100),
     }),
+    "webhooks": _section(WebhooksConfig, {
+        "secret_file": _optional(_path),
+        "inbound": _list(_webhook_url),
+        "status": _list(_webhook_url),
+        "opt_out": _list(_webhook_url),
+        "timeout": _duration(timedelta(seconds=1), timedelta(minutes=5)),
+        "max_attempts": _int(1, 100),
+        "retry_base": _duration(timedelta(seconds=1), _DAY),
+        "retry_max": _duration(timedelta(seconds=1), 7 * _DAY),
+    }, _check_webhooks),
 }
+
+
+def _check_webhook_secret(reader: _Reader, root: Node, config: Config) -> None:
+    """Every webhook URL, including a custom keyword's, needs the secret that signs its requests."""
+    if config.webhooks.secret_file is not None:
+        return
+    urls = [f"webhooks.{kind}[{i}]" for kind in ("inbound", "status", "opt_out")
+            for i in range(len(getattr(config.webhooks, kind)))]
+    urls += [f"keywords.custom[{i}].webhook" for i, item in enumerate(config.keywords.custom) if item.webhook]
+    if urls:
+        location = reader.locations.get(urls[0]) or reader.where(root)
+        raise ConfigError("a webhook URL needs webhooks.secret_file (the key its requests are signed with)",
+                          key=urls[0], location=location)
 
 
 def _check_modems(reader: _Reader, root: Node, config: Config) -> None:
@@ -961,6 +1044,7 @@ def parse_config(text: str, *, file: str = "<config>", base_dir: Path | None = N
     values["modems"] = values.get("modems") or ()
     config = Config(**values, path=Path(file), locations=reader.locations)
     _check_modems(reader, root, config)
+    _check_webhook_secret(reader, root, config)
     config.trust_rules()  # keyword conflicts are configuration errors, found before anything starts
     return config
 

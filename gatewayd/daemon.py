@@ -24,7 +24,10 @@ from gatewayd.dispatch.backoff import RetryPolicy
 from gatewayd.gateway import Gateway, GatewayPlan, ModemPlan
 from gatewayd.modem.errors import PortBusyError
 from gatewayd.owner import ModemOwner, ModemSpec
+from gatewayd.queue import Queue
 from gatewayd.queue.errors import QueueError
+from gatewayd.webhooks.deliverer import DeliverySettings
+from web import login
 from web.app import create_app
 from web.auth import TokenStore
 from web.server import WebServer, serve
@@ -80,6 +83,7 @@ def build_plan(config: Config, specs: list[ModemSpec]) -> GatewayPlan:
             prefixes=modem.prefixes if modem else (),
         ))
     dispatch = config.dispatch
+    webhooks = config.webhooks
     return GatewayPlan(
         database=config.database, state_dir=config.state_dir, modems=plans,
         global_rate_per_minute=dispatch.rate_per_minute,
@@ -87,6 +91,9 @@ def build_plan(config: Config, specs: list[ModemSpec]) -> GatewayPlan:
         health_interval=dispatch.health_interval, sticky_sender=dispatch.sticky_sender,
         retain_messages=config.retention.messages, retain_inbox=config.retention.inbox,
         rules=config.trust_rules(),
+        webhooks=webhooks.routes, webhook_secret=config.webhook_secret(),
+        webhook_delivery=DeliverySettings(timeout=webhooks.timeout, max_attempts=webhooks.max_attempts,
+                                          retry_base=webhooks.retry_base, retry_max=webhooks.retry_max),
     )
 
 
@@ -107,15 +114,33 @@ def _busy_ports(gateway: Gateway) -> str | None:
 def _serve_web(config: Config, gateway: Gateway) -> WebServer:
     """The API and status page on waitress. Without configured tokens (the demo) a token is made at
     each start and printed once; only its hash is kept."""
-    if config.api.tokens:
-        tokens = TokenStore.from_config(config.api.tokens)
+    queue = gateway.queue
+
+    def database_tokens() -> list[tuple[str, str, frozenset[str]]]:
+        return [(t.name, t.token_sha256, t.scopes) for t in queue.active_tokens()]
+
+    if config.api.tokens or queue.active_tokens():
+        tokens = TokenStore.from_config(config.api.tokens, database=database_tokens)
     else:
-        token, tokens = TokenStore.generate("demo")
+        token, tokens = TokenStore.generate("demo", database=database_tokens)
         print(f"API token (shown once, new at each start): {token}", flush=True)
+    pages_setup = login.setup_from_config(config)  # ConfigError when the session key is unusable
+    _announce_operators(config, queue)
     app = create_app(queue=gateway.queue, tokens=tokens, api=config.api,
                      modems=lambda: [owner.snapshot for owner in gateway.owners.values()],
-                     mobile_only=config.policy.reject_non_mobile)
+                     mobile_only=config.policy.reject_non_mobile, pages_setup=pages_setup)
     return serve(app, *config.web.listen)
+
+
+def _announce_operators(config: Config, queue: Queue) -> None:
+    """The no-config demo gets a ``demo`` operator with a new password at each start (printed once, like
+    its API token); a configured gateway without operators says how to make one."""
+    if config.path is None:
+        name, password = login.demo_operator(queue)
+        print(f"Web login (demo, new password at each start): user {name}, password {password}", flush=True)
+    elif queue.operator_count() == 0:
+        LOGGER.warning("no operator can sign in to the web pages yet")
+        print(f"No operator can sign in to the web pages yet: gatewayd user add NAME -c {config.path}", flush=True)
 
 
 def run(config_path: str | None = None) -> int:
@@ -162,6 +187,10 @@ def run(config_path: str | None = None) -> int:
             return 1
         try:
             server = _serve_web(config, gateway)
+        except ConfigError as exc:
+            gateway.stop()
+            print(f"gatewayd: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
         except OSError as exc:
             gateway.stop()
             print(f"gatewayd: web.listen {config.web.listen[0]}:{config.web.listen[1]}: {exc.strerror or exc}",

@@ -3,9 +3,10 @@
 This module only wires parts together and orders start and stop; each part does its own job:
 
 start: open the queue -> recover what a crash left in 'sending' -> start the owners (they open and
-initialise their modems) -> start the dispatcher.
+initialise their modems) -> start the dispatcher and the webhook deliverer.
 stop (SIGTERM): stop the dispatcher (no new claims; sends in flight finish) -> stop the owners ->
-close the queue. Nothing queued is touched: it goes at the next start.
+stop the webhook deliverer (the POST in flight finishes) -> close the queue. Nothing queued is
+touched: it goes at the next start.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from gatewayd.modem.refcounter import FileReferenceCounter
 from gatewayd.owner import ModemOwner, ModemSpec
 from gatewayd.policy.inbound import TrustRules
 from gatewayd.queue.queue import Queue
+from gatewayd.webhooks.deliverer import Deliverer, DeliverySettings
+from gatewayd.webhooks.routes import WebhookRoutes
 
 LOGGER = logging.getLogger(__name__)
 
@@ -68,6 +71,11 @@ class GatewayPlan:
     retain_inbox: timedelta = timedelta(days=90)
     rules: TrustRules = field(default_factory=TrustRules)
     """Keywords, replies, consent, quiet hours and caps (the configuration's policy/keywords/replies)."""
+    webhooks: WebhookRoutes | None = None
+    """Where status changes, inbound messages and opt-outs are announced; None: nowhere."""
+    webhook_secret: bytes | None = None
+    """Signs every delivery; None: no deliverer runs (deliveries wait in the table for a secret)."""
+    webhook_delivery: DeliverySettings = field(default_factory=DeliverySettings)
 
 
 def _local_midnight() -> datetime:
@@ -80,7 +88,9 @@ class Gateway:
         self.plan = plan
         self._on_inbound = on_inbound
         plan.state_dir.mkdir(parents=True, exist_ok=True)
-        self.queue = Queue(plan.database, rules=plan.rules)
+        self.queue = Queue(plan.database, rules=plan.rules, webhooks=plan.webhooks)
+        self.webhooks = (None if plan.webhook_secret is None else
+                         Deliverer(self.queue, plan.webhook_secret, settings=plan.webhook_delivery))
         references = FileReferenceCounter(plan.state_dir / "concat-reference")
         rejected_pins = RejectedPins(plan.state_dir / "rejected-pins.json")
         slots = []
@@ -163,6 +173,8 @@ class Gateway:
         for owner in self.owners.values():
             owner.start()
         self.dispatcher.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -170,4 +182,6 @@ class Gateway:
         self.dispatcher.stop()
         for owner in self.owners.values():
             owner.stop()
+        if self.webhooks is not None:  # after the owners: their last status reports may announce something
+            self.webhooks.stop()
         self.queue.close()

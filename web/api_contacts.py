@@ -15,7 +15,7 @@ from flask import Response, g, jsonify, request
 
 from gatewayd.policy.send_policy import Consent
 from gatewayd.queue import ConsentEvent, Contact
-from web.api import bp
+from web.api import bp, require
 from web.errors import ApiError, invalid
 from web.present import csv_response, invalid_number_json, iso
 from web.services import services
@@ -43,6 +43,7 @@ def contact_json(number: str, contact: Contact | None, history: list[ConsentEven
 
 @bp.get("/contacts/<path:number>")
 def get_contact(number: str) -> Response:
+    require("read")
     queue = services().queue
     e164 = recipient_in_path(number)
     return jsonify(contact_json(e164, queue.contact(e164), queue.consent_history(e164)))
@@ -50,6 +51,8 @@ def get_contact(number: str) -> Response:
 
 @bp.put("/contacts/<path:number>")
 def put_contact(number: str) -> Response:
+    """Consent changes need the admin scope: they decide who receives marketing."""
+    require("admin")
     queue = services().queue
     e164 = recipient_in_path(number)
     body = parse_body(request.get_data(cache=False))
@@ -87,6 +90,7 @@ def invalid_numbers() -> Response:
     """Numbers marked invalid, by number; ``?format=csv`` for a spreadsheet, ``?after=`` to page.
 
     ``after`` is a number; its '+' may be left out (an unencoded '+' in a query string is a space)."""
+    require("read")
     after_text = request.args.get("after")
     after = None if after_text is None else "+" + after_text.strip().lstrip("+")
     fmt = request.args.get("format", "json")

@@ -23,32 +23,40 @@ from web import (
     api_contacts,  # noqa: F401  (its routes join the API blueprint)
     errors,
     health,
+    login,
     metrics,
+    openapi,
     pages,
 )
 from web.auth import TokenStore
+from web.pages_common import PageSetup
 from web.services import EXTENSION, Services
 
 LOGGER = logging.getLogger(__name__)
 
 
 def create_app(*, queue: Queue, modems: Callable[[], list[ModemSnapshot]], tokens: TokenStore, api: ApiConfig,
-               clock: Callable[[], datetime] = utcnow, mobile_only: bool = False) -> Flask:
+               clock: Callable[[], datetime] = utcnow, mobile_only: bool = False,
+               pages_setup: PageSetup | None = None) -> Flask:
     """``clock`` (aware UTC) judges whether a ``send_at`` lies in the past; tests pass a fixed one.
-    ``mobile_only``: refuse numbers that cannot be mobiles (policy.reject_non_mobile)."""
+    ``mobile_only``: refuse numbers that cannot be mobiles (policy.reject_non_mobile). ``pages_setup``:
+    the operator pages' session key, settings and probe token (None: a random key, for tests and tools)."""
     app = Flask(__name__)
     # Werkzeug refuses a longer body with 413 before the view reads it (with or without Content-Length).
     app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes
     registry = metrics.build_registry(queue, modems)
     app.extensions[EXTENSION] = Services(queue=queue, modems=modems, tokens=tokens, api=api, clock=clock,
                                          registry=registry, mobile_only=mobile_only)
-    if not tokens.tokens:
-        LOGGER.warning("no API tokens configured: every /api/v1 request will be refused (401)")
+    if not tokens.has_any:
+        LOGGER.warning("no API tokens: every /api/v1 request will be refused (401); make one with "
+                       "'gatewayd token create NAME'")
     errors.register(app)
     app.register_blueprint(api_routes.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(pages.bp)
+    login.init_app(app, pages_setup)  # operator sessions, CSRF, and who may reach which URL
+    app.register_blueprint(openapi.bp)
     _count_api_responses(app, metrics.response_counter(registry))
     return app
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from gatewayd.owner import ModemState
+from gatewayd.owner import ModemSnapshot, ModemState
 from gatewayd.queue import QueueError
 from web.services import services
 
@@ -23,8 +23,10 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     svc = services()
-    ready = sum(1 for snapshot in svc.modems() if snapshot.state is ModemState.READY)
-    body: dict[str, Any] = {"database": "ok", "modems_ready": ready}
+    snapshots = sorted(svc.modems(), key=lambda s: s.modem_id)
+    ready = sum(1 for snapshot in snapshots if snapshot.state is ModemState.READY)
+    body: dict[str, Any] = {"database": "ok", "modems_ready": ready,
+                            "modems": [_modem_line(snapshot) for snapshot in snapshots]}
     reasons = []
     try:
         svc.queue.counts_by_status()
@@ -38,3 +40,13 @@ def healthz() -> tuple[Response, int]:
         LOGGER.debug("healthz: %s", body["reason"])
         return jsonify(body), 503
     return jsonify(body), 200
+
+
+def _modem_line(snapshot: ModemSnapshot) -> dict[str, Any]:
+    """What ``gatewayd status`` prints per modem: no identity (IMSI, ICCID) on an unauthenticated URL."""
+    status = snapshot.status
+    signal = status.signal if status else None
+    return {"id": snapshot.modem_id, "state": snapshot.state.value,
+            "signal_dbm": signal.dbm if signal else None,
+            "registration": status.registration.text if status and status.registration else None,
+            "operator": status.operator if status else None, "last_error": snapshot.last_error}

@@ -45,6 +45,7 @@ class GatewayCollector(Collector):
         up = GaugeMetricFamily(f"{PREFIX}_database_up", "1 when the queue database answered this scrape")
         try:
             counts = self._queue.counts_by_status()
+            webhooks = self._queue.webhook_counts()
         except QueueError as exc:
             # A failing scrape would hide the modems too; say "down" and carry on.
             LOGGER.warning("metrics: queue counts unavailable: %s", exc)
@@ -57,6 +58,11 @@ class GatewayCollector(Collector):
         for status in Status:
             depth.add_metric([str(status)], counts.get(str(status), 0))
         yield depth
+        hooks = GaugeMetricFamily(f"{PREFIX}_webhook_deliveries",
+                                  "Webhook deliveries waiting (retries included) and given up", labels=["state"])
+        for state in ("pending", "gave_up"):
+            hooks.add_metric([state], webhooks.get(state, 0))
+        yield hooks
 
     @staticmethod
     def _modem_metrics(snapshots: list[ModemSnapshot]) -> Iterator[Metric]:

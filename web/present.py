@@ -13,7 +13,8 @@ from typing import Any, Final
 
 from flask import Response
 
-from gatewayd.queue import Contact, Event, Message
+from gatewayd.owner import ModemSnapshot
+from gatewayd.queue import Contact, Event, InboundMessage, Message, Part
 
 INVALID_CSV_COLUMNS: Final = ("number", "reason", "marked_at", "failed_reports")
 INVALID_CSV_MAX = 1_000_000
@@ -32,8 +33,10 @@ def receipt(message: Message) -> dict[str, Any]:
             "encoding": message.encoding}
 
 
-def message_json(message: Message, events: list[Event]) -> dict[str, Any]:
-    return {
+def message_json(message: Message, events: list[Event] | None = None, parts: list[Part] | None = None
+                 ) -> dict[str, Any]:
+    """A message; with ``events`` (its history) and ``parts`` (delivery per part) for the detail view."""
+    body = {
         "id": message.id,
         "to": message.recipient,
         "text": message.text,
@@ -51,7 +54,34 @@ def message_json(message: Message, events: list[Event]) -> dict[str, Any]:
         "error_code": message.error_code,
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
-        "events": [event_json(event) for event in events],
+    }
+    if events is not None:
+        body["events"] = [event_json(event) for event in events]
+    if parts is not None:
+        body["delivery"] = [{"part": p.part + 1, "state": str(p.state), "modem": p.modem, "mr": p.mr,
+                             "sent_at": iso(p.sent_at), "report_status": p.report_status,
+                             "reported_at": iso(p.reported_at)} for p in parts]
+    return body
+
+
+def inbound_json(message: InboundMessage) -> dict[str, Any]:
+    return {"id": message.id, "modem": message.modem, "from": message.sender, "text": message.text,
+            "sc_timestamp": iso(message.sc_timestamp), "received_at": iso(message.received_at),
+            "parts": message.parts, "parts_expected": message.parts_expected, "complete": message.complete,
+            "encoding": message.encoding, "intent": message.intent, "keyword": message.keyword}
+
+
+def modem_json(snapshot: ModemSnapshot) -> dict[str, Any]:
+    status = snapshot.status
+    signal = status.signal if status else None
+    registration = status.registration if status else None
+    return {
+        "id": snapshot.modem_id, "port": snapshot.port, "state": snapshot.state.value,
+        "identity": dict(snapshot.identity),
+        "signal": None if signal is None else {"rssi": signal.rssi, "dbm": signal.dbm, "bars": signal.bars},
+        "registration": None if registration is None else registration.text,
+        "operator": status.operator if status else None,
+        "last_error": snapshot.last_error, "reconnects": snapshot.reconnects,
     }
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
 from prometheus_client import CollectorRegistry
 
 from gatewayd.config import ApiConfig
+from gatewayd.dispatch.ratelimit import TokenBucket
 from gatewayd.owner import ModemSnapshot
 from gatewayd.queue import Queue
 from web.auth import TokenStore
@@ -27,6 +29,9 @@ class Services:
     registry: CollectorRegistry
     mobile_only: bool = False
     """policy.reject_non_mobile: the API refuses numbers that cannot be mobiles."""
+    rate_buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    """Per API client (token name): the API's own rate limit."""
+    rate_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def services() -> Services:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from gatewayd.config import ApiConfig
@@ -24,6 +24,8 @@ MAX_IDEMPOTENCY_KEY = 200
 """Characters; a key is an opaque client-chosen string (a UUID is 36)."""
 MAX_METADATA_BYTES = 4096
 """Metadata is echoed back in webhooks and the API; it is a label, not a payload store."""
+MAX_CURSOR_DIGITS = 18
+"""A cursor is a message id: it fits SQLite's 64-bit integers."""
 SEND_AT_GRACE = timedelta(minutes=1)
 """A send_at this far in the past is clock skew between the client and us, sent now; older is an error."""
 
@@ -137,6 +139,7 @@ def _send_at(text: str | None, now: datetime) -> datetime | None:
         raise invalid("send_at", f"send_at {text!r} is not an ISO 8601 date and time") from None
     if when.tzinfo is None or when.utcoffset() is None:
         raise invalid("send_at", "send_at needs a time zone (Z or an offset such as +01:00)")
+    _in_utc_range("send_at", when)
     if when < now - SEND_AT_GRACE:
         raise invalid("send_at", f"send_at {text} is in the past")
     return when
@@ -164,3 +167,44 @@ _JSON_TYPES: Final[tuple[tuple[type, str], ...]] = (
 
 def _json_type(value: Any) -> str:
     return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
+
+
+def page_args(default: int, maximum: int) -> tuple[int, int | None]:
+    """``limit`` and ``cursor`` of a list request (the cursor is the ``next`` of the previous page)."""
+    from flask import request
+
+    limit_text = request.args.get("limit")
+    cursor_text = request.args.get("cursor")
+    try:
+        limit = default if limit_text is None else int(limit_text)
+    except ValueError:
+        raise invalid("limit", "limit must be a whole number") from None
+    if not 1 <= limit <= maximum:
+        raise invalid("limit", f"limit must be 1 to {maximum}")
+    if cursor_text is None:
+        return limit, None
+    # isascii: str.isdigit() also accepts digits int() refuses, such as '²'.
+    if not (cursor_text.isascii() and cursor_text.isdigit()) or len(cursor_text) > MAX_CURSOR_DIGITS:
+        raise invalid("cursor", "cursor must be the 'next' value of a previous page")
+    return limit, int(cursor_text)
+
+
+def parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace(" ", "+"))  # an unencoded '+' in a query string is a space
+    except ValueError:
+        raise invalid("since", f"since {text!r} is not an ISO 8601 date and time") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise invalid("since", "since needs a time zone (Z or an offset such as +01:00)")
+    _in_utc_range("since", when)
+    return when
+
+
+def _in_utc_range(field: str, when: datetime) -> None:
+    """0001-01-01T00:00+01:00 and 9999-12-31T23:59-01:00 parse, but have no UTC form to store or compare."""
+    try:
+        when.astimezone(UTC)
+    except OverflowError:
+        raise invalid(field, f"{field} is out of range once converted to UTC") from None

@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gatewayd.policy.send_policy import WEEK, Consent, RecipientFacts
-from gatewayd.queue import outbox
+from gatewayd.queue import outbox, webhook_outbox
 from gatewayd.queue.errors import InvalidMessage
 from gatewayd.queue.model import ConsentChange, ConsentEvent, Contact, Message, NewMessage, Status
 from gatewayd.queue.timefmt import from_stamp, to_stamp
 from gatewayd.queue.tx import Tx
+from gatewayd.webhooks import routes
 
 LOGGER = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ def set_consent(tx: Tx, number: str, to: Consent, via: str, *, inbox_id: int | N
     suppressed: tuple[int, ...] = ()
     if to == Consent.OPTED_OUT:
         suppressed = _suppress_marketing(tx, number, event)
+        for url in tx.webhooks.opt_out if tx.webhooks else ():
+            webhook_outbox.enqueue(tx, url, routes.OPT_OUT, routes.opt_out_payload(number, via, tx.now, inbox_id))
     reply_id = None
     if reply:
         reply_id = enqueue_reply(tx, number, reply, key=f"consent:{event.id}", kind=f"consent {to}")

@@ -97,7 +97,7 @@ def translate(exc: sqlite3.Error) -> QueueError:
     return QueueError(f"database error ({name}): {exc}")
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
+def rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         try:
             conn.execute("ROLLBACK")
@@ -116,10 +116,10 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         yield
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
-        _rollback(conn)
+        rollback(conn)
         raise translate(exc) from exc
     except BaseException:
-        _rollback(conn)
+        rollback(conn)
         raise
 
 
@@ -130,10 +130,10 @@ def read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("BEGIN")
         yield
     except sqlite3.Error as exc:
-        _rollback(conn)
+        rollback(conn)
         raise translate(exc) from exc
     except BaseException:
-        _rollback(conn)
+        rollback(conn)
         raise
     else:
-        _rollback(conn)  # nothing to commit; ends the snapshot
+        rollback(conn)  # nothing to commit; ends the snapshot

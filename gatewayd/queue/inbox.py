@@ -19,7 +19,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from gatewayd.modem.device import Received
@@ -131,10 +131,13 @@ def get(tx: Tx, inbox_id: int) -> InboundMessage | None:
 
 
 def list_inbox(tx: Tx, *, limit: int, after_id: int | None, unmatched: bool = False,
-               newest_first: bool = False) -> list[InboundMessage]:
+               newest_first: bool = False, since: datetime | None = None) -> list[InboundMessage]:
     """Cursor pagination by id; newest first, ``after_id`` means older than it."""
     where = ["intent IS NULL"] if unmatched else []
     params: list[Any] = []
+    if since is not None:
+        where.append("received_at >= ?")
+        params.append(to_stamp(since))
     if after_id is not None:
         where.append("id < ?" if newest_first else "id > ?")
         params.append(after_id)

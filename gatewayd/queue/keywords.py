@@ -11,9 +11,10 @@ import logging
 
 from gatewayd.policy.inbound import InboundPlan, TrustRules, plan_inbound
 from gatewayd.policy.send_policy import Consent
-from gatewayd.queue import contacts, outbox
+from gatewayd.queue import contacts, outbox, webhook_outbox
 from gatewayd.queue.model import InboundMessage
 from gatewayd.queue.tx import Tx
+from gatewayd.webhooks import routes
 
 LOGGER = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ def apply(tx: Tx, message: InboundMessage, rules: TrustRules) -> InboundMessage:
     plan = plan_inbound(rules, message.text, consent)
     intent = None if plan.intent is None else str(plan.intent)
     tx.run("UPDATE inbox SET intent = ?, keyword = ? WHERE id = ?", (intent, plan.keyword, message.id))
+    matched = InboundMessage(**{**message.__dict__, "intent": intent, "keyword": plan.keyword})
+    for url in tx.webhooks.inbound if tx.webhooks else ():
+        webhook_outbox.enqueue(tx, url, routes.INBOUND, routes.inbound_payload(matched))
     if plan.intent is None:
         LOGGER.info("modem %s: inbound %d from %s matched no keyword; kept for the operator", message.modem,
                     message.id, sender)
@@ -42,7 +46,9 @@ def apply(tx: Tx, message: InboundMessage, rules: TrustRules) -> InboundMessage:
                              reply=plan.reply)
     elif plan.reply is not None:
         _reply(tx, message, plan, rules)
-    return InboundMessage(**{**message.__dict__, "intent": intent, "keyword": plan.keyword})
+    if plan.webhook is not None and plan.keyword is not None:
+        webhook_outbox.enqueue(tx, plan.webhook, routes.KEYWORD, routes.keyword_payload(plan.keyword, matched))
+    return matched
 
 
 def _reply(tx: Tx, message: InboundMessage, plan: InboundPlan, rules: TrustRules) -> None:

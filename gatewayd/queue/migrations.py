@@ -287,6 +287,9 @@ CREATE TABLE webhook_deliveries (
     last_status     INTEGER,
     last_error      TEXT
 );
+-- The API lists a client's own messages: by client, newest first.
+CREATE INDEX messages_client ON messages (client, id);
+
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
 CREATE INDEX webhook_deliveries_failing ON webhook_deliveries (endpoint, id)
     WHERE last_error IS NOT NULL AND delivered_at IS NULL;

@@ -16,7 +16,7 @@ from typing import Any
 
 from gatewayd.modem.pdu import PduError, plan_text
 from gatewayd.policy.send_policy import SendPolicy, Verdict, decide
-from gatewayd.queue import contacts, events, parts
+from gatewayd.queue import contacts, events, parts, webhook_outbox
 from gatewayd.queue.errors import IdempotencyConflict, IllegalTransition, InvalidMessage, NotFound
 from gatewayd.queue.model import (
     MESSAGE_CLASSES,
@@ -31,6 +31,7 @@ from gatewayd.queue.model import (
 )
 from gatewayd.queue.timefmt import maybe_stamp, to_stamp
 from gatewayd.queue.tx import Tx
+from gatewayd.webhooks import routes
 
 LOGGER = logging.getLogger(__name__)
 
@@ -117,7 +118,18 @@ def transition(tx: Tx, message: Message, to: Status, reason: str, *, modem: str 
                   detail=None if detail is None else dict(detail))
     if to in (Status.QUEUED, Status.SCHEDULED):  # claimable now, or at a new due time
         tx.claimable = True
+    _announce(tx, changed, reason)
     return changed
+
+
+def _announce(tx: Tx, message: Message, reason: str) -> None:
+    """Statuses the application acts on reach its webhooks from this transaction: never one that was
+    rolled back, never one lost to a crash after COMMIT."""
+    if tx.webhooks is None or not tx.webhooks.status or str(message.status) not in routes.STATUS_EVENTS:
+        return
+    payload = routes.status_payload(message, reason, tx.now)
+    for url in tx.webhooks.status:
+        webhook_outbox.enqueue(tx, url, routes.STATUS, payload)
 
 
 def _require_from(message: Message, allowed: frozenset[Status], to: Status, why: str) -> None:
@@ -389,10 +401,13 @@ def recover(tx: Tx) -> dict[str, int]:
 
 
 def list_messages(tx: Tx, *, status: str | None, recipient: str | None, since: datetime | None, limit: int,
-                  after_id: int | None, descending: bool) -> list[Message]:
+                  after_id: int | None, descending: bool, client: str | None = None) -> list[Message]:
     """Cursor pagination by id: pass the last id of a page as ``after_id`` for the next one."""
     where: list[str] = []
     params: dict[str, Any] = {"limit": max(0, limit)}
+    if client is not None:
+        where.append("client = :client")
+        params["client"] = client
     if status is not None:
         where.append("status = :status")
         params["status"] = status

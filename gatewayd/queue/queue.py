@@ -24,8 +24,9 @@ from gatewayd.policy.inbound import TrustRules
 from gatewayd.policy.send_policy import Consent
 from gatewayd.queue import access, contacts, events, inbox, keywords, outbox, parts, reports, retention, webhook_outbox
 from gatewayd.queue import check as checks
+from gatewayd.queue import reporting as page_queries
 from gatewayd.queue.access import StoredToken
-from gatewayd.queue.db import BUSY_TIMEOUT, Synchronous, open_database, read_transaction, translate, write_transaction
+from gatewayd.queue.db import BUSY_TIMEOUT, Synchronous, open_database, read_transaction, rollback, translate
 from gatewayd.queue.errors import QueueError
 from gatewayd.queue.migrations import SCHEMA_VERSION, migrate, schema_version
 from gatewayd.queue.model import (
@@ -43,7 +44,8 @@ from gatewayd.queue.model import (
 from gatewayd.queue.timefmt import from_stamp, to_stamp, utcnow
 from gatewayd.queue.tx import Tx
 from gatewayd.queue.webhook_outbox import WebhookDelivery
-from gatewayd.queue.worker import DbWorker
+from gatewayd.queue.worker import DbWorker, Outcome
+from gatewayd.webhooks.routes import WebhookRoutes
 
 LOGGER = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ class Queue:
 
     def __init__(self, path: str | Path, *, clock: Callable[[], datetime] = utcnow,
                  busy_timeout: float = BUSY_TIMEOUT, max_size_bytes: int | None = None, read_only: bool = False,
-                 synchronous: Synchronous = "FULL", rules: TrustRules | None = None) -> None:
+                 synchronous: Synchronous = "FULL", rules: TrustRules | None = None,
+                 webhooks: WebhookRoutes | None = None) -> None:
         """Open (creating) the database and apply pending migrations.
 
         ``rules``: the keyword engine, replies and send-time policy (consent, quiet hours, caps) applied
@@ -66,12 +69,15 @@ class Queue:
 
         ``max_size_bytes``: cap the file; beyond it writes raise DatabaseUnavailable. ``read_only``:
         inspection only (no migrations; writes raise DatabaseUnavailable). ``synchronous`` other than
-        FULL gives up durability on power loss: benchmarks only.
+        FULL gives up durability on power loss: benchmarks only. ``webhooks``: the URLs status changes,
+        inbound messages and opt-outs are announced to, written in the change's own transaction.
         """
         self.path = Path(path)
         self._clock = clock
         self._rules = rules
         self._listeners: list[Callable[[], None]] = []
+        self._webhooks = webhooks
+        self._webhook_listeners: list[Callable[[], None]] = []
 
         def open_db() -> Database:
             db = open_database(self.path, busy_timeout=busy_timeout, synchronous=synchronous,
@@ -91,7 +97,8 @@ class Queue:
             LOGGER.info("queue %s open (schema %d)", self.path, version)
             return db
 
-        self._worker = DbWorker(f"queue-db:{self.path.name}", open_db, lambda db: db.close())
+        self._worker = DbWorker(f"queue-db:{self.path.name}", open_db, lambda db: db.close(),
+                                group_fn=self._run_writes)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -114,29 +121,66 @@ class Queue:
         """
         self._listeners.append(callback)
 
+    def add_webhook_listener(self, callback: Callable[[], None]) -> None:
+        """``callback()`` runs on the queue thread after each commit that wrote a webhook delivery; the
+        same rules as add_listener."""
+        self._webhook_listeners.append(callback)
+
     def _now(self) -> datetime:
         now = self._clock()
         if now.tzinfo is None:
             raise QueueError("the queue's clock returned a naive datetime")
         return now
 
-    def _notify(self) -> None:
-        for callback in list(self._listeners):
+    def _notify(self, listeners: list[Callable[[], None]] | None = None) -> None:
+        for callback in list(self._listeners if listeners is None else listeners):
             try:
                 callback()
             except Exception:
                 LOGGER.exception("queue listener %r failed", callback)
 
     def _write(self, fn: Callable[[Tx], T]) -> T:
-        def job(db: Database) -> T:
-            tx = Tx(db.conn, self._now())
-            with write_transaction(db.conn):
-                result = fn(tx)
-            if tx.claimable:
-                self._notify()
-            return result
+        """Run ``fn`` in a write transaction (possibly grouped with others: see worker.py); returns only
+        after COMMIT. Raises what ``fn`` raised (nothing of it stored) or DatabaseUnavailable."""
+        result: T = self._worker.call(fn, groupable=True)
+        return result
 
-        return self._worker.call(job)
+    def _run_writes(self, db: Database, ops: list[Callable[[Tx], Any]]) -> list[Outcome]:
+        """The worker's group function: ``ops`` in one transaction, each in its own savepoint, one COMMIT."""
+        conn = db.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            return [(False, translate(exc))] * len(ops)
+        outcomes: list[Outcome] = []
+        done: list[Tx] = []
+        for index, op in enumerate(ops):
+            savepoint = f"write_{index}"
+            conn.execute(f"SAVEPOINT {savepoint}")
+            try:
+                tx = Tx(conn, self._now(), webhooks=self._webhooks)
+                outcomes.append((True, op(tx)))
+                done.append(tx)
+                conn.execute(f"RELEASE {savepoint}")
+            except BaseException as exc:
+                error = translate(exc) if isinstance(exc, sqlite3.Error) else exc
+                if not conn.in_transaction:
+                    # SQLite rolled the whole transaction back (disk full, I/O error): nothing of the
+                    # group was stored, so no one in it may be told otherwise.
+                    return [(False, error)] * len(ops)
+                conn.execute(f"ROLLBACK TO {savepoint}")
+                conn.execute(f"RELEASE {savepoint}")
+                outcomes.append((False, error))
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            rollback(conn)
+            return [(False, translate(exc))] * len(ops)
+        if any(tx.claimable for tx in done):
+            self._notify()
+        if any(tx.webhooks_enqueued for tx in done):
+            self._notify(self._webhook_listeners)
+        return outcomes
 
     def _read(self, fn: Callable[[Tx], T]) -> T:
         def job(db: Database) -> T:
@@ -258,8 +302,9 @@ class Queue:
     def get_inbound(self, inbox_id: int) -> InboundMessage | None:
         return self._read(lambda tx: inbox.get(tx, inbox_id))
 
-    def list_inbound(self, *, limit: int = 100, after_id: int | None = None) -> list[InboundMessage]:
-        return self._read(lambda tx: inbox.list_inbox(tx, limit=limit, after_id=after_id))
+    def list_inbound(self, *, limit: int = 100, after_id: int | None = None,
+                     since: datetime | None = None) -> list[InboundMessage]:
+        return self._read(lambda tx: inbox.list_inbox(tx, limit=limit, after_id=after_id, since=since))
 
     # -- contacts -----------------------------------------------------------------------------------
 
@@ -378,10 +423,12 @@ class Queue:
 
     def list_messages(self, *, status: str | None = None, recipient: str | None = None,
                       since: datetime | None = None, limit: int = 100, after_id: int | None = None,
-                      descending: bool = False) -> list[Message]:
-        """Cursor pagination by id; ``descending`` lists newest first (``after_id`` then means older)."""
+                      descending: bool = False, client: str | None = None) -> list[Message]:
+        """Cursor pagination by id; ``descending`` lists newest first (``after_id`` then means older).
+        ``client``: only that API client's messages."""
         return self._read(lambda tx: outbox.list_messages(tx, status=status, recipient=recipient, since=since,
-                                                          limit=limit, after_id=after_id, descending=descending))
+                                                          limit=limit, after_id=after_id, descending=descending,
+                                                          client=client))
 
     def counts_by_status(self) -> dict[str, int]:
         return self._read(outbox.counts_by_status)
@@ -397,3 +444,29 @@ class Queue:
         ``gatewayd send``) committed. Cheap (no I/O beyond the WAL index); the dispatcher uses it to
         notice messages it was not told about."""
         return self._worker.call(lambda db: int(db.conn.execute("PRAGMA data_version").fetchone()[0]))
+
+    # -- page queries (read-only, for the operator pages; see reporting.py) -------------------------------
+
+    def modem_activity(self, since: datetime) -> dict[str, page_queries.ModemActivity]:
+        """Per modem: parts sent and messages that ended in error since ``since``."""
+        return self._read(lambda tx: page_queries.modem_activity(tx, since))
+
+    def parts_per_minute(self, since: datetime) -> dict[str, int]:
+        return self._read(lambda tx: page_queries.parts_per_minute(tx, since))
+
+    def opt_outs_since(self, since: datetime) -> int:
+        return self._read(lambda tx: page_queries.opt_outs_since(tx, since))
+
+    def consent_ledger(self, *, limit: int = 100, before_id: int | None = None,
+                       to_state: str | None = None) -> list[ConsentEvent]:
+        return self._read(lambda tx: page_queries.consent_ledger(tx, limit=limit, before_id=before_id,
+                                                              to_state=to_state))
+
+    def list_contacts(self, *, limit: int = 100, prefix: str = "", after: str | None = None,
+                      marketing: str | None = None) -> list[Contact]:
+        return self._read(lambda tx: page_queries.list_contacts(tx, limit=limit, prefix=prefix, after=after,
+                                                             marketing=marketing))
+
+    def recent_inbound(self, *, limit: int = 100, before_id: int | None = None) -> list[InboundMessage]:
+        """Inbound messages newest first (``before_id``: the last id of the previous page)."""
+        return self._read(lambda tx: inbox.list_inbox(tx, limit=limit, after_id=before_id, newest_first=True))

@@ -1,7 +1,9 @@
 """Purging old rows, in small transactions so the send path never waits long behind a purge.
 
 Only rows gatewayd has no work left on: messages not queued, scheduled or sending (with their
-parts, events and status reports), and inbox messages (with their parts). Age is measured from the
+parts, events and status reports), inbox messages (with their parts), and webhook deliveries that
+were delivered or given up (kept as long as messages). Contacts and the consent ledger are never
+purged: they are the operator's proof of consent. Age is measured from the
 message's last change (``updated_at``), so an 'unknown' message an operator retried yesterday stays.
 """
 
@@ -11,7 +13,7 @@ from gatewayd.queue.tx import Tx
 
 PURGE_BATCH = 500
 """Messages deleted per transaction: a few milliseconds of write lock each."""
-TABLES = ("messages", "message_parts", "events", "status_reports", "inbox", "inbox_parts")
+TABLES = ("messages", "message_parts", "events", "status_reports", "inbox", "inbox_parts", "webhook_deliveries")
 
 
 def purge_batch(tx: Tx, *, messages_before: str, inbox_before: str, batch: int = PURGE_BATCH) -> dict[str, int]:
@@ -37,6 +39,9 @@ def purge_batch(tx: Tx, *, messages_before: str, inbox_before: str, batch: int =
     counts["events"] += tx.run(
         "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE message_id IS NULL AND at < ? LIMIT ?)",
         (messages_before, batch)).rowcount
+    counts["webhook_deliveries"] = tx.run(
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries"
+        " WHERE next_attempt_at IS NULL AND created_at < ? LIMIT ?)", (messages_before, batch)).rowcount
     inbox_ids = [row[0] for row in tx.all("SELECT id FROM inbox WHERE received_at < ? LIMIT ?",
                                           (inbox_before, batch))]
     if inbox_ids:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from gatewayd.queue.timefmt import to_stamp
+from gatewayd.webhooks.routes import WebhookRoutes
 
 Params = Sequence[Any] | Mapping[str, Any]
 
@@ -21,6 +22,10 @@ class Tx:
     now: datetime
     claimable: bool = False
     """Set by an operation that made a message claimable: the queue wakes its listeners after COMMIT."""
+    webhooks: WebhookRoutes | None = None
+    """Where the changes of this operation are announced (None: nowhere); see gatewayd/webhooks/."""
+    webhooks_enqueued: bool = False
+    """Set when a webhook delivery was written: the queue wakes the deliverer after COMMIT."""
     stamp: str = field(init=False)
 
     def __post_init__(self) -> None:

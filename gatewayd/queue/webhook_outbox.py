@@ -42,7 +42,9 @@ class WebhookDelivery:
 
 
 def enqueue(tx: Tx, endpoint: str, kind: str, payload: Mapping[str, Any]) -> int:
-    """One delivery of ``payload`` to ``endpoint``, due now, in the caller's transaction."""
+    """One delivery of ``payload`` to ``endpoint``, due now, in the caller's transaction (the queue wakes
+    the deliverer after COMMIT)."""
+    tx.webhooks_enqueued = True
     cursor = tx.run("INSERT INTO webhook_deliveries (endpoint, kind, payload, created_at, next_attempt_at)"
                     " VALUES (?, ?, ?, ?, ?)",
                     (endpoint, kind, json.dumps(dict(payload), sort_keys=True, ensure_ascii=False), tx.stamp,

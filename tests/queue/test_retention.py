@@ -50,3 +50,16 @@ def test_purge_works_in_batches(queue: Queue, clock: Clock, db_path: Path) -> No
     clock.advance(2 * DAY)
     assert queue.purge(messages_older_than=DAY, inbox_older_than=DAY)["messages"] == PURGE_BATCH + 5
     assert _count(db_path, "messages") == 0 and _count(db_path, "events") == 0
+
+
+def test_settled_webhook_deliveries_age_out_pending_ones_stay(queue: Queue, clock: Clock) -> None:
+    from gatewayd.queue import webhook_outbox
+
+    ids = queue._write(lambda tx: [webhook_outbox.enqueue(tx, "http://127.0.0.1:9/h", "status", {"n": i})
+                                   for i in range(3)])
+    queue.record_webhook_attempt(ids[0], delivered=True, status=204, error=None, retry_at=None)
+    queue.record_webhook_attempt(ids[1], delivered=False, status=500, error="HTTP 500", retry_at=None)
+    clock.advance(31 * DAY)
+    counts = queue.purge(messages_older_than=30 * DAY, inbox_older_than=30 * DAY)
+    assert counts["webhook_deliveries"] == 2
+    assert [d.id for d in queue.webhooks_due()] == [ids[2]]  # still pending: never purged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +19,20 @@ from gatewayd.owner import ModemSnapshot, ModemState
 from gatewayd.queue import Queue
 from web.app import create_app
 from web.auth import TokenStore, token_hash
+from web.passwords import hash_password
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TOKEN = "test-token-for-app-one"
 OTHER_TOKEN = "test-token-for-app-two"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 OTHER_AUTH = {"Authorization": f"Bearer {OTHER_TOKEN}"}
-API = ApiConfig(tokens=(ApiToken("app-one", token_hash(TOKEN)), ApiToken("app-two", token_hash(OTHER_TOKEN))),
+APP_SCOPES = ("send", "read")
+"""The LAN apps of these tests: no admin, so each sees only its own messages."""
+ADMIN_TOKEN = "test-token-for-the-operator"
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+API = ApiConfig(tokens=(ApiToken("app-one", token_hash(TOKEN), APP_SCOPES),
+                        ApiToken("app-two", token_hash(OTHER_TOKEN), APP_SCOPES),
+                        ApiToken("ops", token_hash(ADMIN_TOKEN))),
                 max_body_bytes=16 * 1024, max_parts=3)
 VALID = {"to": "+447911123456", "text": "hello"}
 
@@ -82,3 +90,37 @@ def error_of(response: Any) -> dict[str, Any]:
     assert body["error"]["message"]
     error: dict[str, Any] = body["error"]
     return error
+
+
+# -- operator pages (login) ----------------------------------------------------------------------------
+
+OPERATOR = "ops"
+OPERATOR_PASSWORD = "correct horse battery staple"
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(page: str) -> str:
+    """The CSRF token of the first form on ``page`` (what a browser would post back)."""
+    found = _CSRF_FIELD.search(page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, username: str = OPERATOR, password: str = OPERATOR_PASSWORD) -> Any:
+    """Post the login form as a browser would (token from the login page); returns the response."""
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def operator(queue: Queue) -> str:
+    """An operator in the database (a scrypt hash, as ``gatewayd user add`` makes it)."""
+    queue.set_operator(OPERATOR, hash_password(OPERATOR_PASSWORD))
+    return OPERATOR
+
+
+@pytest.fixture
+def page_client(client: FlaskClient, operator: str) -> FlaskClient:
+    """A browser-like client signed in as ``operator``."""
+    assert sign_in(client).status_code == 303
+    return client

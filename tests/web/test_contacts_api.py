@@ -14,7 +14,7 @@ from gatewayd.config import ApiConfig
 from gatewayd.owner import ModemSnapshot
 from gatewayd.policy.inbound import Replies, TrustRules
 from gatewayd.queue import NewMessage, Queue
-from tests.web.conftest import API, AUTH, OTHER_AUTH, clock, error_of, make_app
+from tests.web.conftest import ADMIN_AUTH, API, AUTH, clock, error_of, make_app
 from web.app import create_app
 from web.auth import TokenStore
 
@@ -34,20 +34,20 @@ def api(trusted: Queue, snapshots: list[ModemSnapshot]) -> FlaskClient:
 
 def test_an_opt_in_through_the_api_records_its_source_and_welcomes_once(api: FlaskClient, trusted: Queue) -> None:
     response = api.put(f"/api/v1/contacts/{NUMBER}", json={"marketing": "opted_in", "source": "web form"},
-                       headers=AUTH)
+                       headers=ADMIN_AUTH)
     assert response.status_code == 200, response.data
     body = response.get_json()
     assert (body["number"], body["marketing"], body["consent_via"]) == (NUMBER, "opted_in", "api")
-    assert body["history"][0]["detail"] == {"client": "app-one", "source": "web form"}
-    api.put(f"/api/v1/contacts/{NUMBER}", json={"marketing": "opted_in", "source": "again"}, headers=AUTH)
+    assert body["history"][0]["detail"] == {"client": "ops", "source": "web form"}
+    api.put(f"/api/v1/contacts/{NUMBER}", json={"marketing": "opted_in", "source": "again"}, headers=ADMIN_AUTH)
     welcomes = [m for m in trusted.list_messages(recipient=NUMBER) if m.text == "Welcome to Acme!"]
     assert len(welcomes) == 1
 
 
 def test_an_opt_out_through_the_api_suppresses_queued_marketing(api: FlaskClient, trusted: Queue) -> None:
-    api.put(f"/api/v1/contacts/{NUMBER}", json={"marketing": "opted_in", "source": "counter"}, headers=AUTH)
+    api.put(f"/api/v1/contacts/{NUMBER}", json={"marketing": "opted_in", "source": "counter"}, headers=ADMIN_AUTH)
     queued, _ = trusted.enqueue(NewMessage(NUMBER, "sale!", message_class="marketing"))
-    response = api.put(f"/api/v1/contacts/{NUMBER}", json={"marketing": "opted_out"}, headers=OTHER_AUTH)
+    response = api.put(f"/api/v1/contacts/{NUMBER}", json={"marketing": "opted_out"}, headers=ADMIN_AUTH)
     assert response.get_json()["marketing"] == "opted_out"
     message = trusted.get(queued.id)
     assert message is not None and message.status == "suppressed"
@@ -76,7 +76,7 @@ def test_the_plus_may_be_percent_encoded(api: FlaskClient) -> None:
 ])
 def test_bad_contact_updates_are_refused_and_change_nothing(api: FlaskClient, trusted: Queue,
                                                             body: dict[str, object], field: str) -> None:
-    response = api.put(f"/api/v1/contacts/{NUMBER}", json=body, headers=AUTH)
+    response = api.put(f"/api/v1/contacts/{NUMBER}", json=body, headers=ADMIN_AUTH)
     assert response.status_code == 400
     assert error_of(response)["field"] == field
     assert trusted.contact(NUMBER) is None
@@ -105,7 +105,8 @@ def test_invalid_numbers_are_listed_as_json_and_csv_and_can_be_cleared(api: Flas
     rest = api.get(f"/api/v1/invalid-numbers?limit=1&after={page['next']}", headers=AUTH).get_json()
     assert [item["number"] for item in rest["items"]] == [NUMBER]
 
-    cleared = api.put(f"/api/v1/contacts/{NUMBER}", json={"invalid": False}, headers=AUTH).get_json()
+    assert api.put(f"/api/v1/contacts/{NUMBER}", json={"invalid": False}, headers=AUTH).status_code == 403
+    cleared = api.put(f"/api/v1/contacts/{NUMBER}", json={"invalid": False}, headers=ADMIN_AUTH).get_json()
     assert cleared["invalid"] is False
     assert [c.number for c in trusted.list_invalid_numbers()] == ["+447911000001"]
 

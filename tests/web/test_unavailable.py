@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from gatewayd.owner import ModemSnapshot
 from gatewayd.queue import Queue
-from tests.web.conftest import AUTH, VALID, clock, error_of, make_app
+from tests.web.conftest import AUTH, VALID, clock, error_of, make_app, sign_in
 from web.errors import RETRY_AFTER_SECONDS
 
 
@@ -34,8 +34,10 @@ def test_read_only_database_is_503_with_retry_after(read_only_queue: Queue, db_p
     assert client.get("/healthz").status_code == 200
 
 
-def test_closed_queue_is_503_everywhere_but_the_page(queue: Queue, snapshots: list[ModemSnapshot]) -> None:
+def test_closed_queue_is_503_everywhere_but_the_page(queue: Queue, snapshots: list[ModemSnapshot],
+                                                     operator: str) -> None:
     client: FlaskClient = make_app(queue, snapshots).test_client()
+    sign_in(client)  # a signed session stays valid while the database cannot check it
     queue.close()
     post = client.post("/api/v1/messages", json=VALID, headers=AUTH)
     assert (post.status_code, error_of(post)["code"]) == (503, "database_unavailable")
