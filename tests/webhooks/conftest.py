@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,9 @@ import pytest
 from gatewayd.queue import Queue
 from gatewayd.webhooks.deliverer import Attempt, Deliverer, DeliverySettings
 from gatewayd.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER
-from tests.queue.conftest import Clock
+
+# The queue tests' fixtures: a Queue on the test's SQLite file and settable clock.
+from tests.queue.conftest import Clock, clock, db_path, open_queue  # noqa: F401
 
 SECRET = b"whsec-test-0123456789abcdef"
 WAIT = 5.0
@@ -163,37 +164,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "queue.db"
-
-
-@pytest.fixture
-def open_queue(db_path: Path, clock: Clock) -> Iterator[Callable[..., Queue]]:
-    """``open_queue(webhooks=..., rules=...)``: a Queue on the test's file and clock, closed at the end."""
-    opened: list[Queue] = []
-
-    def factory(**kwargs: Any) -> Queue:
-        queue = Queue(db_path, clock=clock, **kwargs)
-        opened.append(queue)
-        return queue
-
-    yield factory
-    for queue in opened:
-        queue.close()
-
-
-@pytest.fixture
 def attempts() -> Attempts:
     return Attempts()
 
 
 @pytest.fixture
-def start_deliverer(clock: Clock, attempts: Attempts) -> Iterator[Callable[..., Deliverer]]:
+def start_deliverer(clock: Clock, attempts: Attempts) -> Iterator[Callable[..., Deliverer]]:  # noqa: F811
     """``start_deliverer(queue, settings=...)``: a running Deliverer on the test's clock, stopped at the end."""
     started: list[Deliverer] = []
 
