@@ -128,7 +128,8 @@ def _serve_web(config: Config, gateway: Gateway) -> WebServer:
     _announce_operators(config, queue)
     app = create_app(queue=gateway.queue, tokens=tokens, api=config.api,
                      modems=lambda: [owner.snapshot for owner in gateway.owners.values()],
-                     mobile_only=config.policy.reject_non_mobile, pages_setup=pages_setup)
+                     mobile_only=config.policy.reject_non_mobile, pages_setup=pages_setup,
+                     activity=gateway.activity)
     return serve(app, *config.web.listen)
 
 

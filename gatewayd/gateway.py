@@ -21,6 +21,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from gatewayd import owner as owner_module
+from gatewayd.activity import Activity
 from gatewayd.dispatch.backoff import RetryPolicy
 from gatewayd.dispatch.dispatcher import Dispatcher
 from gatewayd.dispatch.pool import Pool, Slot
@@ -106,7 +107,9 @@ class Gateway:
                               prefixes=modem.prefixes))
         global_bucket = TokenBucket(plan.global_rate_per_minute) if plan.global_rate_per_minute else None
         self.pool = Pool(slots, global_bucket=global_bucket)
-        self.dispatcher = Dispatcher(self.queue, self.pool, retry=plan.retry, sticky_sender=plan.sticky_sender)
+        self.activity = Activity()
+        self.dispatcher = Dispatcher(self.queue, self.pool, retry=plan.retry, sticky_sender=plan.sticky_sender,
+                                     on_outcome=self.activity.attempt_finished)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._schedule()
 
@@ -154,10 +157,13 @@ class Gateway:
         """The inbound sink, on an owner thread: durable before the modem deletes the message."""
         message = item.message
         if isinstance(message, SmsStatusReport):
-            self.queue.record_status_report(item.modem_id, message, item.pdu)
+            settled = self.queue.record_status_report(item.modem_id, message, item.pdu)
+            if settled is not None and settled.status in ("delivered", "failed"):
+                self.activity.reports.labels(modem=item.modem_id, result=str(settled.status)).inc()
         elif isinstance(message, SmsDeliver):
             whole = self.queue.record_inbound(item)
             if whole is not None:
+                self.activity.inbound.labels(modem=item.modem_id).inc()
                 LOGGER.info("modem %s: inbound message %s from %s (%d part(s))", item.modem_id, whole.id,
                             whole.sender, whole.parts)
                 if self._on_inbound is not None:

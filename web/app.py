@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask import Flask, Response, request
 from prometheus_client import Counter
+from prometheus_client.registry import Collector
 
 from gatewayd.config import ApiConfig
 from gatewayd.owner import ModemSnapshot
@@ -37,14 +38,14 @@ LOGGER = logging.getLogger(__name__)
 
 def create_app(*, queue: Queue, modems: Callable[[], list[ModemSnapshot]], tokens: TokenStore, api: ApiConfig,
                clock: Callable[[], datetime] = utcnow, mobile_only: bool = False,
-               pages_setup: PageSetup | None = None) -> Flask:
+               pages_setup: PageSetup | None = None, activity: Collector | None = None) -> Flask:
     """``clock`` (aware UTC) judges whether a ``send_at`` lies in the past; tests pass a fixed one.
     ``mobile_only``: refuse numbers that cannot be mobiles (policy.reject_non_mobile). ``pages_setup``:
     the operator pages' session key, settings and probe token (None: a random key, for tests and tools)."""
     app = Flask(__name__)
     # Werkzeug refuses a longer body with 413 before the view reads it (with or without Content-Length).
     app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes
-    registry = metrics.build_registry(queue, modems)
+    registry = metrics.build_registry(queue, modems, activity)
     app.extensions[EXTENSION] = Services(queue=queue, modems=modems, tokens=tokens, api=api, clock=clock,
                                          registry=registry, mobile_only=mobile_only)
     if not tokens.has_any:

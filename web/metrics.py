@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
@@ -58,6 +59,15 @@ class GatewayCollector(Collector):
         for status in Status:
             depth.add_metric([str(status)], counts.get(str(status), 0))
         yield depth
+        try:
+            midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+            opt_outs = self._queue.opt_outs_since(midnight)
+        except QueueError as exc:
+            LOGGER.warning("metrics: opt-out count unavailable: %s", exc)
+        else:
+            gauge = GaugeMetricFamily(f"{PREFIX}_opt_outs_today", "Opt-outs recorded since local midnight")
+            gauge.add_metric([], opt_outs)
+            yield gauge
         hooks = GaugeMetricFamily(f"{PREFIX}_webhook_deliveries",
                                   "Webhook deliveries waiting (retries included) and given up", labels=["state"])
         for state in ("pending", "gave_up"):
@@ -85,9 +95,13 @@ class GatewayCollector(Collector):
         yield from (state, rssi, dbm, reconnects)
 
 
-def build_registry(queue: Queue, modems: Callable[[], list[ModemSnapshot]]) -> CollectorRegistry:
+def build_registry(queue: Queue, modems: Callable[[], list[ModemSnapshot]],
+                   activity: Collector | None = None) -> CollectorRegistry:
+    """``activity``: the gateway's counters (gatewayd/activity.py); absent when the app runs alone."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(GatewayCollector(queue, modems))
+    if activity is not None:
+        registry.register(activity)
     return registry
 
 

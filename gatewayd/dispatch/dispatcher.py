@@ -144,6 +144,7 @@ class Dispatcher:
             exc = future.exception()
             if exc is not None:
                 self._job_failed(attempt, exc)
+            attempt.duration = time.monotonic() - attempt.started
             slot.record_outcome(ok=attempt.outcome in ("sent", "failed", "suppressed"))
             if self._on_outcome is not None:
                 self._on_outcome(attempt)

@@ -18,6 +18,7 @@ Failure classes:
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,9 @@ class Attempt:
     sent: set[int] = field(default_factory=set)
     outcome: str | None = None  # sent | retry | failed | unknown | suppressed
     reason: str = ""
+    started: float = field(default_factory=time.monotonic)
+    duration: float | None = None
+    """Seconds from hand-over to outcome, set by the dispatcher when the attempt finished."""
 
     @property
     def unanswered(self) -> set[int]:
