@@ -17,7 +17,7 @@ from typing import Any
 from gatewayd.modem.pdu import PduError, plan_text
 from gatewayd.policy.send_policy import SendPolicy, Verdict, decide
 from gatewayd.queue import contacts, events, parts, webhook_outbox
-from gatewayd.queue.errors import IdempotencyConflict, IllegalTransition, InvalidMessage, NotFound
+from gatewayd.queue.errors import IdempotencyConflict, IllegalTransition, InvalidMessage, NotFound, QueueError
 from gatewayd.queue.model import (
     MESSAGE_CLASSES,
     OPERATOR_RETRYABLE,
@@ -194,6 +194,41 @@ def enqueue(tx: Tx, new: NewMessage) -> tuple[Message, bool]:
     if message.status in (Status.QUEUED, Status.SCHEDULED):
         tx.claimable = True
     return message, True
+
+
+_INSERT_MANY = """
+INSERT INTO messages (client, idempotency_key, recipient, text, class, priority, send_at, expires_at,
+                      metadata, parts, encoding, status, due_at, created_at, updated_at)
+VALUES (:client, :idempotency_key, :recipient, :text, :class, :priority, :send_at, :expires_at,
+        :metadata, :parts, :encoding, :status, :due_at, :now, :now)
+"""
+_ACCEPTED_EVENTS = """
+INSERT INTO events (at, message_id, kind, to_status, reason, detail)
+SELECT created_at, id, 'status', status, 'accepted',
+       CASE WHEN client != '' THEN json_object('client', client) END
+FROM messages WHERE id BETWEEN ? AND ? ORDER BY id
+"""
+
+
+def enqueue_many(tx: Tx, items: list[NewMessage]) -> list[tuple[Message, bool]]:
+    """``enqueue`` for a batch. Without idempotency keys it is set-based: one prepared INSERT run in C
+    (executemany) and one INSERT ... SELECT for the events, instead of two statements and a row parse
+    per message from Python; the same rows and events as one enqueue per item, in the same order.
+    A batch with keys goes item by item (each key must be looked up)."""
+    if not items or any(new.idempotency_key is not None for new in items):
+        return [enqueue(tx, new) for new in items]
+    rows = [{**_validated(new, tx.now), "now": tx.stamp} for new in items]
+    # AUTOINCREMENT with one writer: the rows of this INSERT get consecutive ids after the largest ever used.
+    first = 1 + max(int(tx.scalar("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'messages'") or 0),
+                    int(tx.scalar("SELECT coalesce(max(id), 0) FROM messages") or 0))
+    tx.conn.executemany(_INSERT_MANY, rows)
+    last = first + len(rows) - 1
+    tx.run(_ACCEPTED_EVENTS, (first, last))
+    stored = tx.all("SELECT * FROM messages WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
+    if len(stored) != len(rows):
+        raise QueueError(f"batch insert: expected ids {first}..{last}, found {len(stored)} rows")
+    tx.claimable = True
+    return [(Message.from_row(row), True) for row in stored]
 
 
 # -- the send path -----------------------------------------------------------------------------------

@@ -197,7 +197,7 @@ class Queue:
 
     def enqueue_many(self, items: list[NewMessage]) -> list[tuple[Message, bool]]:
         """All or nothing, in one transaction (one fsync for the batch)."""
-        return self._write(lambda tx: [outbox.enqueue(tx, new) for new in items])
+        return self._write(lambda tx: outbox.enqueue_many(tx, items))
 
     # -- the send path ----------------------------------------------------------------------------
 

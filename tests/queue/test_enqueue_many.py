@@ -1,0 +1,55 @@
+"""enqueue_many (set-based) stores exactly what one enqueue per item would: rows, events, order, ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from gatewayd.queue import NewMessage, Queue
+from tests.queue.conftest import LONG_TEXT, MODEM, Clock, send_all
+
+ITEMS = [NewMessage("+447911123456", "plain"), NewMessage("+447911123457", LONG_TEXT, client="crm"),
+         NewMessage("+447911123458", "later", message_class="marketing", priority=3,
+                    metadata={"campaign": "x"}),
+         NewMessage("+447911123459", "Привет")]
+
+
+def snapshot(queue: Queue) -> list[tuple[object, ...]]:
+    out = []
+    for message in queue.list_messages(limit=100):
+        events = [(e.kind, e.from_status, e.to_status, e.reason, e.detail) for e in queue.events(message.id)]
+        out.append((message, events))
+    return out
+
+
+def test_a_batch_equals_one_enqueue_per_item(open_queue: Callable[..., Queue], tmp_path: Path,
+                                             clock: Clock) -> None:
+    batch = open_queue(path=tmp_path / "batch.db")
+    single = open_queue(path=tmp_path / "single.db")
+    scheduled = [*ITEMS, NewMessage("+447911123460", "tomorrow", send_at=clock.now + timedelta(days=1))]
+    answered = batch.enqueue_many(scheduled)
+    for item in scheduled:
+        single.enqueue(item)
+    assert [created for _, created in answered] == [True] * len(scheduled)
+    assert [m.id for m, _ in answered] == [1, 2, 3, 4, 5]
+    assert snapshot(batch) == snapshot(single)
+    assert batch.check().counts_consistent
+
+
+def test_ids_never_reuse_a_purged_id(queue: Queue, clock: Clock) -> None:
+    first, _ = queue.enqueue(NewMessage("+447911123456", "old"))
+    assert queue.claim(MODEM) is not None
+    send_all(queue, first.id)
+    clock.advance(timedelta(days=100))
+    assert queue.purge(messages_older_than=timedelta(days=30), inbox_older_than=timedelta(days=30))["messages"] == 1
+    answered = queue.enqueue_many(ITEMS[:2])
+    assert [m.id for m, _ in answered] == [2, 3]
+
+
+def test_a_batch_with_keys_is_idempotent(queue: Queue) -> None:
+    keyed = [NewMessage(f"+44791112345{i}", f"m{i}", idempotency_key=f"k{i}") for i in range(3)]
+    first = queue.enqueue_many(keyed)
+    again = queue.enqueue_many(keyed)
+    assert [created for _, created in again] == [False] * 3
+    assert [m.id for m, _ in again] == [m.id for m, _ in first]
