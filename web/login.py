@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import os
 import secrets
 import stat
 from pathlib import Path
 from typing import Final
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from gatewayd.config import Config
@@ -34,6 +35,7 @@ from web.errors import error_response
 from web.pages_common import PageSetup, database_unavailable, install, page_setup, safe_path
 from web.passwords import generate_password, hash_password, verify_password
 from web.services import services
+from web.throttle import LoginThrottle
 
 LOGGER = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ API_PREFIX: Final = "/api/"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_ENDPOINTS: Final = frozenset({"login.login", "login.submit", "static"})
 PROBE_ENDPOINTS: Final = frozenset({"health.healthz", "metrics.metrics"})
+THROTTLE_EXTENSION: Final = "gatewayd.login_throttle"
 SESSION_OPERATOR: Final = "operator"
 SESSION_PROOF: Final = "proof"
 CSP_NONCE_BYTES: Final = 16
@@ -126,6 +129,7 @@ def init_app(app: Flask, setup: PageSetup | None) -> None:
     app.after_request(_page_headers)
     app.context_processor(lambda: {"csrf_token": csrf.token, "csp_nonce": csp_nonce,
                                    "signed_in": g.get("operator")})
+    app.extensions[THROTTLE_EXTENSION] = LoginThrottle()
     app.register_blueprint(bp)
 
 
@@ -230,13 +234,24 @@ def _login_page(error: str | None, username: str = "") -> str:
 
 
 @bp.post("/login")
-def submit() -> tuple[str, int] | BaseResponse:
+def submit() -> tuple[str, int, dict[str, str]] | tuple[str, int] | BaseResponse:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
+    keys = (f"addr:{request.remote_addr}", f"user:{username[:64].lower()}")
+    throttle: LoginThrottle = current_app.extensions[THROTTLE_EXTENSION]
+    wait = throttle.wait_time(*keys)
+    if wait > 0:
+        LOGGER.warning("web: login for user %r from %s refused: too many failures", username[:64],
+                       request.remote_addr)
+        minutes = max(1, math.ceil(wait / 60))
+        return (_login_page(error=f"Too many failed sign-ins. Try again in {minutes} minute(s).", username=username),
+                429, {"Retry-After": str(math.ceil(wait))})
     stored = services().queue.operator_hash(username) if username else None
     if not verify_password(password, stored) or stored is None:
+        throttle.failed(*keys)
         LOGGER.warning("web: login refused for user %r from %s", username[:64], request.remote_addr)
         return _login_page(error="Wrong user name or password.", username=username), 401
+    throttle.succeeded(*keys)
     session.clear()  # nothing from before the login carries over (session fixation)
     session.permanent = True
     session[SESSION_OPERATOR] = username

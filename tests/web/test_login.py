@@ -36,6 +36,7 @@ from web.passwords import (
     hash_password,
     verify_password,
 )
+from web.throttle import MAX_FAILURES, LoginThrottle
 
 PAGES = ["/", "/live", "/messages", "/messages/1", "/inbound", "/contacts", "/contacts/+447911123456",
          "/opt-outs", "/invalid-numbers", "/invalid-numbers.csv", "/webhooks", "/settings"]
@@ -305,3 +306,27 @@ def test_with_the_database_down_the_login_page_says_so_in_html(client: FlaskClie
     response = client.get("/login")
     assert response.status_code == 503 and response.mimetype == "text/html"
     assert "Database unavailable" in response.get_data(as_text=True)
+
+
+def test_repeated_wrong_passwords_are_throttled_even_the_right_one_then(client: FlaskClient, operator: str) -> None:
+    codes = [sign_in(client, password="wrong-guess").status_code for _ in range(MAX_FAILURES)]
+    assert codes == [401] * MAX_FAILURES
+    refused = sign_in(client)  # the right password, but the address is over its limit
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "Too many failed sign-ins" in refused.get_data(as_text=True)
+
+
+def test_the_throttle_window_slides_and_a_success_clears_it() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(max_failures=2, window=60, clock=lambda: now[0])
+    throttle.failed("addr:a", "user:x")
+    now[0] = 30
+    throttle.failed("addr:a", "user:x")
+    assert throttle.wait_time("addr:a") == 30  # the first failure leaves the window at 60
+    assert throttle.wait_time("user:x", "addr:b") == 30  # per user name too
+    now[0] = 60
+    assert throttle.wait_time("addr:a") == 0
+    throttle.failed("addr:a")
+    throttle.succeeded("addr:a")
+    assert throttle.wait_time("addr:a") == 0
