@@ -269,7 +269,10 @@ def parse_crsm_iccid(lines: list[str]) -> str | None:
     """``+CRSM: 144,0,"98..."`` (READ BINARY of EF_ICCID) -> the ICCID (swapped BCD, F padding)."""
     for line in lines:
         if line.upper().startswith("+CRSM:"):
-            fields = split_fields(strip_prefix(line, "+CRSM:"))
+            try:
+                fields = split_fields(strip_prefix(line, "+CRSM:"))
+            except ValueError:
+                continue  # an unbalanced quote: callers expect None, not an exception
             if len(fields) >= 3 and fields[0] == "144" and fields[2]:
                 raw = fields[2].upper()
                 swapped = "".join(raw[i + 1] + raw[i] for i in range(0, len(raw) - 1, 2))
