@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
@@ -168,8 +169,10 @@ def run(config_path: str | None = None) -> int:
             specs = _emulated_modems(config, stack) if config.emulator.enabled else []
             owners: dict[str, ModemOwner] = {}
 
-            def held() -> set[str]:
-                return {o.snapshot.port for o in owners.values() if o.snapshot.port}
+            def held(searching: Mapping[str, str]) -> set[str]:
+                """Ports held by the owners other than the one looking for ``searching``."""
+                return {o.snapshot.port for o in owners.values()
+                        if o.snapshot.port and dict(o.spec.identity) != dict(searching)}
 
             specs += config.modem_specs(locate=discovery.locator(config.scan.patterns, held))
             gateway = Gateway(build_plan(config, specs))

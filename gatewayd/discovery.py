@@ -185,15 +185,17 @@ _SCAN_LOCK = threading.Lock()
 other's probe holding the port and skip it."""
 
 
-def locator(patterns: Sequence[str], held: Callable[[], Collection[str]], *,
+def locator(patterns: Sequence[str], held: Callable[[Mapping[str, str]], Collection[str]], *,
             timeout: float = PROBE_TIMEOUT) -> Callable[[Mapping[str, str]], Callable[[], str | None]]:
     """For the daemon: ``locator(...)(identity)`` is a function that scans for that modem and returns its
-    port (or None). ``held`` gives the ports other owners hold right now, which the scan skips."""
+    port (or None). ``held(identity)`` gives the ports the OTHER owners hold right now, which the scan
+    skips; the searching modem's own last port must stay in the scan, because a USB modem that resets
+    usually comes back on the same device name."""
 
     def for_identity(wanted: Mapping[str, str]) -> Callable[[], str | None]:
         def locate() -> str | None:
             with _SCAN_LOCK:
-                found = scan(patterns, exclude=held(), timeout=timeout)
+                found = scan(patterns, exclude=held(wanted), timeout=timeout)
             return find_port(wanted, found)
 
         return locate

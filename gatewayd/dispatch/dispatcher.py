@@ -23,6 +23,7 @@ from gatewayd.dispatch.backoff import RetryPolicy
 from gatewayd.dispatch.pool import Pool, Slot
 from gatewayd.dispatch.sender import Attempt, send_claim
 from gatewayd.modem.device import Modem
+from gatewayd.queue.errors import IllegalTransition
 
 if TYPE_CHECKING:
     from gatewayd.queue.queue import Claim, Queue
@@ -36,6 +37,8 @@ EXTERNAL_CHECK = 1.0
 In-process enqueues (the API) wake it at once; this only bounds the delay for other writers."""
 DUE_SLACK = 0.005
 """Wake this much after a scheduled time, so the message is due when we look."""
+SETTLE_RETRY = 1.0
+"""Seconds between tries to record an outcome the database refused (locked, full)."""
 
 
 class Dispatcher:
@@ -52,6 +55,8 @@ class Dispatcher:
         self._in_flight: dict[str, Future[Attempt]] = {}
         self._next_due: datetime | None = None
         self._lock = threading.Lock()
+        self._unsettled: list[tuple[Attempt, str]] = []
+        """Attempts whose outcome the database refused to record (guarded by _lock)."""
         queue.add_listener(self.wake)
 
     def start(self) -> None:
@@ -86,10 +91,14 @@ class Dispatcher:
             self._wake.clear()
             try:
                 # Only a write when something is due: every pass of a busy gateway comes here.
+                if self._unsettled:
+                    self._settle_pending()
                 if self._next_due is not None and self._next_due <= datetime.now(UTC):
                     self.queue.promote_due()
                 self._dispatch_all()
                 timeout = self._sleep_time()
+                if self._unsettled:
+                    timeout = min(timeout, SETTLE_RETRY)
             except Exception:
                 # The database may be briefly unavailable (locked, full): log, back off, keep serving.
                 LOGGER.exception("dispatcher: pass failed; retrying shortly")
@@ -155,20 +164,51 @@ class Dispatcher:
             self._wake.set()
 
     def _job_failed(self, attempt: Attempt, exc: BaseException) -> None:
-        """The job never ran (modem not ready) or broke outside the modem layer: settle the claim."""
+        """The job never ran (modem not ready) or broke outside the modem layer (a database write
+        refused, e.g. locked): settle the claim now, or keep it to settle as soon as the database takes it."""
         reason = f"{type(exc).__name__}: {exc}"
         try:
-            if attempt.unanswered:
-                self.queue.mark_unknown(attempt.message_id, f"send interrupted after PDU written: {reason}")
-                attempt.outcome = "unknown"
-            elif attempt.outcome is None:
-                LOGGER.warning("modem %s: message %d not sent (%s); retry later", attempt.modem_id,
-                               attempt.message_id, reason)
+            self._settle(attempt, reason)
+        except Exception as settle_error:
+            # Left in 'sending' it would wait for the next restart's recover(); instead the loop tries
+            # again every SETTLE_RETRY seconds, deciding the same way.
+            LOGGER.warning("modem %s: message %d cannot be settled yet (%s); trying again shortly",
+                           attempt.modem_id, attempt.message_id, settle_error)
+            with self._lock:
+                self._unsettled.append((attempt, reason))
+            self._wake.set()
+
+    def _settle(self, attempt: Attempt, reason: str) -> None:
+        if attempt.unanswered:
+            self.queue.mark_unknown(attempt.message_id, f"send interrupted after PDU written: {reason}")
+            attempt.outcome = "unknown"
+        elif attempt.outcome is None and attempt.sent:
+            try:  # every part may have been accepted, only the final record failed
+                self.queue.mark_sent(attempt.message_id)
+                attempt.outcome = "sent"
+            except IllegalTransition:
                 self.queue.retry_later(attempt.message_id, reason, delay=self.retry.base)
                 attempt.outcome = "retry"
-        except Exception:
-            # The row stays in 'sending'; recover() at the next start settles it the same way.
-            LOGGER.exception("dispatcher: could not settle message %d", attempt.message_id)
+        elif attempt.outcome is None:
+            LOGGER.warning("modem %s: message %d not sent (%s); retry later", attempt.modem_id,
+                           attempt.message_id, reason)
+            self.queue.retry_later(attempt.message_id, reason, delay=self.retry.base)
+            attempt.outcome = "retry"
+
+    def _settle_pending(self) -> None:
+        """Claims a database refusal left in 'sending' (see _job_failed), oldest first."""
+        with self._lock:
+            pending, self._unsettled = self._unsettled, []
+        for index, (attempt, reason) in enumerate(pending):
+            try:
+                self._settle(attempt, reason)
+            except Exception as exc:
+                LOGGER.warning("dispatcher: message %d still cannot be settled: %s", attempt.message_id, exc)
+                with self._lock:
+                    self._unsettled = pending[index:] + self._unsettled
+                return
+            LOGGER.info("modem %s: message %d settled late: %s", attempt.modem_id, attempt.message_id,
+                        attempt.outcome)
 
     def _sleep_time(self) -> float:
         waits = [IDLE_WAKE]

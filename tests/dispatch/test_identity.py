@@ -23,7 +23,7 @@ def test_owner_follows_the_modem_to_its_new_port(tmp_path: Path) -> None:
         handle = emulator.add_modem(number="+15550000001", modem_id="usb", imei="356938035643809")
         os.symlink(handle.device_path, dev / "ttyUSB0")
         wanted = {"imei": "356938035643809"}
-        locate = discovery.locator([str(dev / "ttyUSB*")], held=set, timeout=1.0)(wanted)
+        locate = discovery.locator([str(dev / "ttyUSB*")], held=lambda _wanted: set(), timeout=1.0)(wanted)
         spec = ModemSpec(modem_id="sim1", port="", identity=wanted, locate=locate,
                          settings=ModemSettings(send_timeout=2.0))
         gateway = Gateway(GatewayPlan(database=tmp_path / "q.db", state_dir=tmp_path / "state",

@@ -78,30 +78,40 @@ def read_lines(stream: IO[bytes], count: int, timeout: float, proc: subprocess.P
 class EmulatorProcess:
     """``python -m gatewayd emulator --modems N --pty DIR/m ...``: N modems on pty links, one SMSC log."""
 
-    def __init__(self, workdir: Path, *, modems: int = 2, send_latency: float = 0.05) -> None:
+    def __init__(self, workdir: Path, *, modems: int = 2, send_latency: float = 0.05,
+                 control: bool = False) -> None:
+        """``control``: also open the JSON-lines control port (any free port; see ``control_address``)."""
         self.workdir = workdir
         self.modems = modems
         self.send_latency = send_latency
+        self.control = control
         self.log_path = workdir / "smsc.jsonl"
         self.links: list[str] = []
         self.numbers: list[str] = []
+        self.control_address: tuple[str, int] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
 
     def start(self) -> EmulatorProcess:
         self._stderr = open(self.workdir / "emulator.stderr", "ab")  # noqa: SIM115 (closed in stop)
+        control = ["--control", "127.0.0.1:0"] if self.control else []
         self._proc = subprocess.Popen(
             [PYTHON, "-m", "gatewayd", "emulator", "--modems", str(self.modems), "--pty", str(self.workdir / "m"),
-             "--number", FIRST_NUMBER, "--send-latency", str(self.send_latency), "--log", str(self.log_path)],
+             "--number", FIRST_NUMBER, "--send-latency", str(self.send_latency), "--log", str(self.log_path),
+             *control],
             stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL, env=child_env(),
             start_new_session=True)
         assert self._proc.stdout is not None
         try:
             described = [json.loads(line) for line in
-                         read_lines(self._proc.stdout, self.modems, EMULATOR_START_TIMEOUT, self._proc)]
+                         read_lines(self._proc.stdout, self.modems + (1 if self.control else 0),
+                                    EMULATOR_START_TIMEOUT, self._proc)]
         except BaseException:
             self.stop()
             raise
+        if self.control:
+            host, _, port = described.pop()["control"].rpartition(":")
+            self.control_address = (host, int(port))
         self.links = [item["link"] for item in described]
         self.numbers = [item["number"] for item in described]
         LOGGER.info("emulator pid %d: modems %s on %s", self._proc.pid, self.numbers, self.links)
