@@ -136,8 +136,12 @@ def list_inbox(tx: Tx, *, limit: int, after_id: int | None, unmatched: bool = Fa
     where = ["intent IS NULL"] if unmatched else []
     params: list[Any] = []
     if since is not None:
+        # An id bound from the received_at index, so the scan starts at the first new row (see
+        # outbox.list_messages); the received_at test stays for rows a clock step put out of order.
         where.append("received_at >= ?")
-        params.append(to_stamp(since))
+        where.append("id >= (SELECT coalesce(min(id), 9223372036854775807) FROM inbox INDEXED BY inbox_received"
+                     " WHERE received_at >= ?)")
+        params.extend([to_stamp(since), to_stamp(since)])
     if after_id is not None:
         where.append("id < ?" if newest_first else "id > ?")
         params.append(after_id)

@@ -53,3 +53,15 @@ def test_a_batch_with_keys_is_idempotent(queue: Queue) -> None:
     again = queue.enqueue_many(keyed)
     assert [created for _, created in again] == [False] * 3
     assert [m.id for m, _ in again] == [m.id for m, _ in first]
+
+
+def test_since_is_exact_even_after_a_clock_step_back(queue: Queue, clock: Clock) -> None:
+    """``since`` uses an id bound for speed; a clock stepped back (NTP late on a Pi) must not fool it."""
+    start = clock.now
+    first, _ = queue.enqueue(NewMessage("+447911123456", "at T"))
+    clock.now = start - timedelta(hours=2)  # the clock is corrected backwards
+    second, _ = queue.enqueue(NewMessage("+447911123456", "at T-2h"))
+    assert [m.id for m in queue.list_messages(since=start - timedelta(hours=1))] == [first.id]
+    assert [m.id for m in queue.list_messages(since=start - timedelta(hours=3))] == [first.id, second.id]
+    assert queue.list_messages(since=start + timedelta(hours=1)) == []
+    assert [m.id for m in queue.list_messages(since=start - timedelta(hours=3), client="")] == [first.id, second.id]
