@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import emit  # bench/report.py: bench/ is the script's own folder
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-bench-token-bench-token-000000"
 SERVER = """
@@ -130,11 +132,7 @@ def main() -> int:
                   "single": measure("single", single, 1, connections=args.connections, args=args, workdir=workdir),
                   "batch": measure("batch", batch, args.batch_rows, connections=args.batch_connections, args=args,
                                    workdir=workdir)}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit(report, args.json)
     return 0 if report["single"]["every_ack_stored"] and report["batch"]["every_ack_stored"] else 1  # type: ignore[index]
 
 

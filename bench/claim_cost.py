@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from report import emit  # bench/report.py: bench/ is the script's own folder
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gatewayd.modem.pdu import SmsStatusReport, decode_pdu, encode_status_report
@@ -204,11 +206,7 @@ def main() -> int:
         out["enqueue"] = measure_enqueue(directory)
         out["lifecycle_bytes_per_message"] = round(lifecycle_bytes_per_message(directory))
         out["lifecycle_mb_per_million_messages"] = round(out["lifecycle_bytes_per_message"] * MILLION / 2**20)
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
+    emit(out, args.json)
     return 0
 
 

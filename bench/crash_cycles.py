@@ -13,11 +13,12 @@ summary (and writes it with --json); exits 1 if any invariant failed or the queu
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import tempfile
 from pathlib import Path
+
+from report import emit  # bench/report.py: bench/ is the script's own folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -57,11 +58,7 @@ def main() -> int:
         summary["workdir"] = str(workdir) if args.keep else None
         if not run.settled:
             summary["daemon_log_tail"] = run.daemon_log_tail.splitlines()
-    text = json.dumps(summary, indent=2, ensure_ascii=False)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit(summary, args.json)
     return 0 if run.ok else 1
 
 

@@ -26,7 +26,6 @@ part (CLOCK_MONOTONIC, comparable across processes on Linux). Rate limits are of
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -42,6 +41,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from report import emit  # bench/report.py: bench/ is the script's own folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -352,11 +353,7 @@ def main() -> int:
         if args.only in (None, "daemon"):
             figures["daemon"] = run_daemon(root, args.daemon_modems, latency, per_modem, idle_seconds)
     figures["bench_wall_s"] = round(time.monotonic() - began, 1)
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
+    emit(figures, args.json)
     return 0
 
 

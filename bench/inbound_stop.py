@@ -28,7 +28,6 @@ its parts). The daemon and the harness share the clock
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sqlite3
 import statistics
@@ -38,6 +37,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from report import emit  # bench/report.py: bench/ is the script's own folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -175,11 +176,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="inbound-stop-") as tmp:
         result = run(args, Path(tmp))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
+    emit(result, args.json)
     return 0 if result["sigterm_exit_code"] == 0 and all(
         p["opt_outs_recorded"] == p["stops"] for p in result["phases"].values()) else 1
 

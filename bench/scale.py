@@ -38,6 +38,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from report import emit  # bench/report.py: bench/ is the script's own folder
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -221,11 +223,7 @@ def main() -> int:
         "claim": round(large["claim_sync_full"]["median_ms"] / small["claim_sync_full"]["median_ms"], 2),
         **{name: round(large["api"][name]["median_ms"] / small["api"][name]["median_ms"], 2)
            for name in small["api"]}}
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
+    emit(out, args.json)
     return 0
 
 

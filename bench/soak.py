@@ -26,7 +26,6 @@ message is in the inbox exactly once, every STOP sender is opted out, every HELP
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import random
@@ -39,6 +38,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from report import emit  # bench/report.py: bench/ is the script's own folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -342,11 +343,7 @@ def main() -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
             result = run(args, Path(tmp))
-    text = json.dumps(result, indent=2)
-    print(json.dumps({k: v for k, v in result.items() if k != "samples"}, indent=2))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
+    emit(result, args.json, shown={k: v for k, v in result.items() if k != "samples"})
     return 0 if result["ok"] else 1
 
 
