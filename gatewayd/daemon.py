@@ -14,7 +14,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
@@ -112,6 +112,12 @@ def _busy_ports(gateway: Gateway) -> str | None:
     return None
 
 
+def ports_held_by_others(owners: Iterable[ModemOwner], searching: Mapping[str, str]) -> set[str]:
+    """Ports the identity scan must not touch: those of every owner but the one looking for ``searching``,
+    whose own last port stays in the scan (a USB modem that resets usually returns on the same node)."""
+    return {o.snapshot.port for o in owners if o.snapshot.port and dict(o.spec.identity) != dict(searching)}
+
+
 def _serve_web(config: Config, gateway: Gateway) -> WebServer:
     """The API and status page on waitress. Without configured tokens (the demo) a token is made at
     each start and printed once; only its hash is kept."""
@@ -170,9 +176,7 @@ def run(config_path: str | None = None) -> int:
             owners: dict[str, ModemOwner] = {}
 
             def held(searching: Mapping[str, str]) -> set[str]:
-                """Ports held by the owners other than the one looking for ``searching``."""
-                return {o.snapshot.port for o in owners.values()
-                        if o.snapshot.port and dict(o.spec.identity) != dict(searching)}
+                return ports_held_by_others(owners.values(), searching)
 
             specs += config.modem_specs(locate=discovery.locator(config.scan.patterns, held))
             gateway = Gateway(build_plan(config, specs))

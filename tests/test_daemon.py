@@ -107,3 +107,18 @@ def test_default_gateway_sends_what_the_cli_queues(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "gatewayd", "send", "--to", "12", "--text", "x"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=TIMEOUT, check=False)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "international" in bad.stderr
+
+
+def test_the_identity_scan_skips_other_modems_ports_but_not_the_searchers_own() -> None:
+    """A modem bound by IMEI that resets usually comes back on the same node: that node must be scanned."""
+    from gatewayd.daemon import ports_held_by_others
+    from gatewayd.owner import ModemOwner, ModemSpec
+
+    def owner(modem_id: str, port: str, imei: str) -> ModemOwner:
+        # Never started: only its spec and snapshot are read.
+        return ModemOwner(ModemSpec(modem_id=modem_id, port=port, identity={"imei": imei}), sink=lambda _r: None)
+
+    owners = [owner("a", "/dev/ttyUSB0", "356938035643809"), owner("b", "/dev/ttyUSB1", "356938035643817")]
+    assert ports_held_by_others(owners, {"imei": "356938035643809"}) == {"/dev/ttyUSB1"}
+    assert ports_held_by_others(owners, {"imei": "356938035643817"}) == {"/dev/ttyUSB0"}
+    assert ports_held_by_others(owners, {"imei": "000000000000000"}) == {"/dev/ttyUSB0", "/dev/ttyUSB1"}

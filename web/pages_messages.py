@@ -9,6 +9,7 @@ an application would get.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Final
 
 from flask import render_template, request
@@ -77,25 +78,26 @@ def message(message_id: int) -> str:
 
 @bp.post("/messages/<int:message_id>/cancel")
 def cancel(message_id: int) -> BaseResponse:
-    try:
-        services().queue.cancel(message_id, f"cancelled by operator {operator()}")
-    except QueueError as exc:
-        refused(f"Message {message_id} was not cancelled: {describe(exc)}")
-    else:
-        LOGGER.info("web: operator %s cancelled message %d", operator(), message_id)
-        done(f"Message {message_id} cancelled.")
-    return back("pages.message", message_id=message_id)
+    return _act(message_id, services().queue.cancel, f"cancelled by operator {operator()}",
+                done_text="cancelled.", refused_text="was not cancelled", logged="cancelled")
 
 
 @bp.post("/messages/<int:message_id>/retry")
 def retry(message_id: int) -> BaseResponse:
+    return _act(message_id, services().queue.retry, f"retry by operator {operator()}",
+                done_text="is queued again.", refused_text="was not queued again", logged="queued again")
+
+
+def _act(message_id: int, action: Callable[[int, str], object], reason: str, *, done_text: str,
+         refused_text: str, logged: str) -> BaseResponse:
+    """An operator's action on one message: the queue decides (its state machine), the flash says what."""
     try:
-        services().queue.retry(message_id, f"retry by operator {operator()}")
+        action(message_id, reason)
     except QueueError as exc:
-        refused(f"Message {message_id} was not queued again: {describe(exc)}")
+        refused(f"Message {message_id} {refused_text}: {describe(exc)}")
     else:
-        LOGGER.info("web: operator %s queued message %d again", operator(), message_id)
-        done(f"Message {message_id} is queued again.")
+        LOGGER.info("web: operator %s %s message %d", operator(), logged, message_id)
+        done(f"Message {message_id} {done_text}")
     return back("pages.message", message_id=message_id)
 
 
