@@ -46,6 +46,32 @@ stop.wait()
 server.close()
 queue.close()
 """
+CEILING_SERVER = """
+import sys, signal, threading
+from flask import Flask, jsonify, request
+from web.server import serve
+
+def bare(environ, start_response):
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("202 Accepted", [("Content-Type", "application/json"), ("Content-Length", "11")])
+    return [b'{"id": 1}\n']
+
+flask_app = Flask("ceiling")
+
+@flask_app.post("/api/v1/messages")
+def accept():
+    request.get_data(cache=False)
+    return jsonify({"id": 1}), 202
+
+server = serve(bare if sys.argv[1] == "wsgi" else flask_app, "127.0.0.1", 0)
+print(server.url, flush=True)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+stop.wait()
+server.close()
+"""
+"""The stack's own ceiling: the same waitress settings (web/server.py) answering the same POST with no
+work at all, bare WSGI and through a one-line Flask view. Our figure is quoted as a ratio of these."""
 LUA = """
 wrk.method = "POST"
 wrk.body = [[{body}]]
@@ -85,6 +111,22 @@ def count_rows(database: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
     finally:
         conn.close()
+
+
+def ceiling(kind: str, body: str, *, connections: int, seconds: int, workdir: Path) -> dict[str, object]:
+    """Requests per second of the do-nothing server ``kind`` ('wsgi' or 'flask')."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-c", CEILING_SERVER, kind], stdout=subprocess.PIPE, text=True,
+                              env=env)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        if not url:
+            raise SystemExit(f"ceiling {kind}: the server did not start")
+        return run_wrk(f"{url}/api/v1/messages", body, seconds, connections, workdir)
+    finally:
+        server.terminate()
+        server.wait(READY_TIMEOUT)
 
 
 def measure(kind: str, body: str, rows_per_request: int, *, connections: int, args: argparse.Namespace,
@@ -132,6 +174,14 @@ def main() -> int:
                   "single": measure("single", single, 1, connections=args.connections, args=args, workdir=workdir),
                   "batch": measure("batch", batch, args.batch_rows, connections=args.batch_connections, args=args,
                                    workdir=workdir)}
+        # The same POST answered by the bare stack: what no application code could beat on this machine.
+        bare = ceiling("wsgi", single, connections=args.connections, seconds=args.seconds, workdir=workdir)
+        flask = ceiling("flask", single, connections=args.connections, seconds=args.seconds, workdir=workdir)
+        accepted = float(report["single"]["per_second"])  # type: ignore[index]
+        report["ceiling"] = {"waitress_bare_wsgi_per_second": bare["per_second"],
+                             "waitress_flask_noop_per_second": flask["per_second"],
+                             "single_vs_bare": round(accepted / float(bare["per_second"]), 3),
+                             "single_vs_flask_noop": round(accepted / float(flask["per_second"]), 3)}
     emit(report, args.json)
     return 0 if report["single"]["every_ack_stored"] and report["batch"]["every_ack_stored"] else 1  # type: ignore[index]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -26,6 +27,39 @@ SHUTDOWN_TIMEOUT = 5.0
 """Seconds ``close`` waits for requests in flight, then for the event loop to end."""
 CHANNEL_TIMEOUT = 30
 """Seconds an idle keep-alive connection is kept (waitress's default is 120)."""
+
+
+QUEUE_WARNING_INTERVAL = 60.0
+"""Seconds between two of waitress's "Task queue depth is N" warnings: it logs one for every request that
+finds all workers busy, which under a burst of API posts is hundreds of journal lines a second."""
+
+
+class _QueueDepthThrottle(logging.Filter):
+    """Passes one "Task queue depth" warning per interval, naming how many were held back since."""
+
+    def __init__(self, interval: float = QUEUE_WARNING_INTERVAL) -> None:
+        super().__init__()
+        self._interval = interval
+        self._last = float("-inf")
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self._interval:
+                self._held += 1
+                return False
+            held, self._held, self._last = self._held, 0, now
+        if held:
+            record.msg = f"{record.getMessage()} ({held} more such warnings held back since the last one)"
+            record.args = None
+        return True
+
+
+_QUEUE_LOGGER = logging.getLogger("waitress.queue")
+if not any(isinstance(f, _QueueDepthThrottle) for f in _QUEUE_LOGGER.filters):
+    _QUEUE_LOGGER.addFilter(_QueueDepthThrottle())
 
 
 class WebServer:

@@ -782,6 +782,13 @@ def _choose_encoding(text: str, encoding: EncodingChoice) -> Encoding:
     raise PduError(f"unknown encoding {encoding!r}")
 
 
+def _total_units(text: str, encoding: Encoding) -> int:
+    """Septets (GSM-7) or UTF-16 code units (UCS-2) of the whole text: the sum of ``_units``."""
+    if encoding == "gsm7":
+        return septet_length(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _units(ch: str, encoding: Encoding) -> int:
     if encoding == "gsm7":
         return septet_length(ch)
@@ -799,9 +806,9 @@ def plan_text(
     """
     chosen = _choose_encoding(text, encoding)
     single_limit = MAX_SEPTETS if chosen == "gsm7" else MAX_UCS2_UNITS
+    if _total_units(text, chosen) <= single_limit:
+        return chosen, [text]  # the common case, without a cost per character
     units = [_units(ch, chosen) for ch in text]
-    if sum(units) <= single_limit:
-        return chosen, [text]
     header_octets = 7 if concat_16bit else 6  # UDHL + IE id + IE length + 3 or 4 octets of IE data
     if chosen == "gsm7":
         limit = MAX_SEPTETS - (header_octets * 8 + 6) // 7

@@ -29,7 +29,7 @@ from gatewayd.queue.model import (
     Status,
     check_transition,
 )
-from gatewayd.queue.timefmt import maybe_stamp, to_stamp
+from gatewayd.queue.timefmt import from_stamp, maybe_datetime, maybe_stamp, to_stamp
 from gatewayd.queue.tx import Tx
 from gatewayd.webhooks import routes
 
@@ -221,14 +221,31 @@ def enqueue_many(tx: Tx, items: list[NewMessage]) -> list[tuple[Message, bool]]:
     # AUTOINCREMENT with one writer: the rows of this INSERT get consecutive ids after the largest ever used.
     first = 1 + max(int(tx.scalar("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'messages'") or 0),
                     int(tx.scalar("SELECT coalesce(max(id), 0) FROM messages") or 0))
-    tx.conn.executemany(_INSERT_MANY, rows)
+    inserted = tx.conn.executemany(_INSERT_MANY, rows).rowcount
     last = first + len(rows) - 1
+    # len(rows) new ids, each above first - 1, the largest being last: exactly first..last, in order.
+    if inserted != len(rows) or tx.scalar("SELECT last_insert_rowid()") != last:
+        raise QueueError(f"batch insert: expected ids {first}..{last}")
     tx.run(_ACCEPTED_EVENTS, (first, last))
-    stored = tx.all("SELECT * FROM messages WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
-    if len(stored) != len(rows):
-        raise QueueError(f"batch insert: expected ids {first}..{last}, found {len(stored)} rows")
     tx.claimable = True
-    return [(Message.from_row(row), True) for row in stored]
+    # The answer is built from what was written rather than read back: reading 500 rows back and parsing
+    # them was a third of a batch's time in the database thread.
+    stored_at = from_stamp(tx.stamp)
+    return [(_as_stored(message_id, new, row, stored_at), True)
+            for message_id, (new, row) in enumerate(zip(items, rows, strict=True), start=first)]
+
+
+def _as_stored(message_id: int, new: NewMessage, row: dict[str, Any], stored_at: datetime) -> Message:
+    """The Message a read of the row just inserted from ``row`` (``_validated``'s values) would give."""
+    send_at, expires_at = maybe_datetime(row["send_at"]), maybe_datetime(row["expires_at"])
+    return Message(
+        id=message_id, client=new.client, idempotency_key=new.idempotency_key, recipient=new.recipient,
+        text=new.text, message_class=new.message_class, priority=new.priority, send_at=send_at,
+        expires_at=expires_at, metadata=None if row["metadata"] is None else json.loads(row["metadata"]),
+        parts=row["parts"], encoding=row["encoding"], status=Status(row["status"]), attempts=0, modem=None,
+        pinned_modem=None, concat_ref=None, due_at=send_at if row["due_at"] is not None else None,
+        last_error=None, error_code=None, created_at=stored_at, updated_at=stored_at,
+    )
 
 
 # -- the send path -----------------------------------------------------------------------------------

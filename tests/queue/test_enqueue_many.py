@@ -33,6 +33,8 @@ def test_a_batch_equals_one_enqueue_per_item(open_queue: Callable[..., Queue], t
         single.enqueue(item)
     assert [created for _, created in answered] == [True] * len(scheduled)
     assert [m.id for m, _ in answered] == [1, 2, 3, 4, 5]
+    # The answer is built from what was written, not read back: it must equal a read.
+    assert [m for m, _ in answered] == [batch.get(m.id) for m, _ in answered]
     assert snapshot(batch) == snapshot(single)
     assert batch.check().counts_consistent
 
