@@ -51,10 +51,12 @@ import sys, signal, threading
 from flask import Flask, jsonify, request
 from web.server import serve
 
+ANSWER = b'{"id": 1}'
+
 def bare(environ, start_response):
     environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-    start_response("202 Accepted", [("Content-Type", "application/json"), ("Content-Length", "11")])
-    return [b'{"id": 1}\n']
+    start_response("202 Accepted", [("Content-Type", "application/json"), ("Content-Length", str(len(ANSWER)))])
+    return [ANSWER]
 
 flask_app = Flask("ceiling")
 

@@ -302,6 +302,39 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_list(args: argparse.Namespace) -> int:
+    """JSON lines: each operator's name and dates (never a hash)."""
+    from gatewayd.queue.errors import QueueError
+    from gatewayd.queue.queue import Queue
+
+    path = _database_path(args)
+    try:
+        with Queue(path) as queue:
+            operators = queue.list_operators()
+    except QueueError as exc:
+        raise CliError(f"{path}: {exc}") from exc
+    for name, created_at, updated_at in operators:
+        print(json.dumps({"user": name, "created_at": created_at, "password_changed_at": updated_at}))
+    return 0
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    """Remove an operator: their sessions end at their next request."""
+    from gatewayd.queue.errors import QueueError
+    from gatewayd.queue.queue import Queue
+
+    path = _database_path(args)
+    try:
+        with Queue(path) as queue:
+            removed = queue.remove_operator(args.name)
+    except QueueError as exc:
+        raise CliError(f"{path}: {exc}") from exc
+    if not removed:
+        raise CliError(f"no operator named {args.name!r} (see 'gatewayd user list')")
+    _print_json({"user": args.name, "removed": True, "database": path})
+    return 0
+
+
 # -- emulator and daemon --------------------------------------------------------------------------
 
 
@@ -388,6 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("-c", "--config", help="configuration file (its database is used)")
     user_add.add_argument("--database", help="database file (instead of the configuration's)")
     user_add.set_defaults(func=cmd_user_add)
+    user_list = user_sub.add_parser("list", help="operators and when their passwords were set (never the hashes)")
+    user_remove = user_sub.add_parser("remove", help="remove an operator; their sessions end at once")
+    user_remove.add_argument("name", help="the operator's user name")
+    for command, func in ((user_list, cmd_user_list), (user_remove, cmd_user_remove)):
+        command.add_argument("-c", "--config", help="configuration file (its database is used)")
+        command.add_argument("--database", help="database file (instead of the configuration's)")
+        command.set_defaults(func=func)
 
     cli_admin.add_parsers(sub)
 

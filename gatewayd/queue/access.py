@@ -73,5 +73,17 @@ def operator_hash(tx: Tx, username: str) -> str | None:
     return value
 
 
+def list_operators(tx: Tx) -> list[tuple[str, str, str]]:
+    """(username, created_at, updated_at) of every operator, by name; never the hashes."""
+    return [(row["username"], row["created_at"], row["updated_at"])
+            for row in tx.all("SELECT username, created_at, updated_at FROM operators ORDER BY username")]
+
+
+def remove_operator(tx: Tx, username: str) -> bool:
+    """True when there was such an operator. Their open sessions end at their next request (login.py
+    checks each session against the stored hash)."""
+    return tx.run("DELETE FROM operators WHERE username = ?", (username,)).rowcount == 1
+
+
 def operator_count(tx: Tx) -> int:
     return int(tx.scalar("SELECT count(*) FROM operators") or 0)

@@ -143,6 +143,14 @@ def test_a_new_password_signs_out_the_sessions_made_with_the_old_one(page_client
     assert sign_in(page_client, password="a brand new password").status_code == 303
 
 
+def test_removing_an_operator_ends_their_session(page_client: FlaskClient, queue: Queue) -> None:
+    assert page_client.get("/").status_code == 200
+    assert queue.remove_operator(OPERATOR) is True
+    assert page_client.get("/").status_code == 303
+    assert 'id="no-operators"' in page_client.get("/login").get_data(as_text=True)  # the only one is gone
+    assert queue.remove_operator(OPERATOR) is False
+
+
 def test_a_session_survives_a_restart_with_the_same_key_and_not_with_another(queue: Queue, operator: str,
                                                                               snapshots: list[ModemSnapshot],
                                                                               tmp_path: Path) -> None:
@@ -330,3 +338,20 @@ def test_the_throttle_window_slides_and_a_success_clears_it() -> None:
     throttle.failed("addr:a")
     throttle.succeeded("addr:a")
     assert throttle.wait_time("addr:a") == 0
+
+
+def test_user_list_and_user_remove(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db_path: Path) -> None:
+    for name in ("bob", "alice"):
+        assert _user_add(monkeypatch, capsys, db_path, name, "long enough password\n")[0] == 0
+    assert cli.main(["user", "list", "--database", str(db_path)]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["user"] for row in listed] == ["alice", "bob"]
+    assert all(set(row) == {"user", "created_at", "password_changed_at"} for row in listed)
+    assert cli.main(["user", "remove", "bob", "--database", str(db_path)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"user": "bob", "removed": True, "database": str(db_path)}
+    with Queue(db_path) as queue:
+        assert queue.operator_hash("bob") is None and queue.operator_count() == 1
+    assert cli.main(["user", "remove", "bob", "--database", str(db_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "no operator named 'bob'" in err and err.count("\n") == 1
