@@ -33,7 +33,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gatewayd.modem.device import DEFAULT_CNMI, ModemSettings
-from gatewayd.owner import ModemSpec
+from gatewayd.owner import QUARANTINE_AFTER, QUARANTINE_PROBE_INTERVAL, RECONNECT_BACKOFF, ModemSpec, Recovery
 from gatewayd.policy.inbound import REPLIES_PER_NUMBER_PER_HOUR, CustomKeyword, Replies, TrustRules
 from gatewayd.policy.keywords import Intent, KeywordMatcher
 from gatewayd.policy.quiet_hours import SendWindow, parse_window
@@ -109,6 +109,8 @@ class WebConfig:
     secret_key_file: Path | None = None
     metrics_token_sha256: str | None = None
     """When set, /metrics and /healthz want ``Authorization: Bearer <token>`` (None: open, for probes)."""
+    trusted_proxy: str | None = None
+    """The address of a reverse proxy in front of us: its X-Forwarded-For / -Proto are believed (only its)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,24 @@ class DispatchConfig:
 
 
 @dataclass(frozen=True)
+class ReconnectConfig:
+    """How every modem that cannot be (re)opened is retried, then quarantined (owner.Recovery)."""
+
+    backoff: tuple[timedelta, ...] = tuple(timedelta(seconds=s) for s in RECONNECT_BACKOFF)
+    """Waits before the 1st, 2nd, ... new attempt; the last one repeats until quarantine."""
+    quarantine_after: int = QUARANTINE_AFTER
+    """Failed attempts in a row after which the modem is quarantined."""
+    quarantine_probe_interval: timedelta = timedelta(seconds=QUARANTINE_PROBE_INTERVAL)
+    """How often a quarantined modem is tried again."""
+
+    @property
+    def recovery(self) -> Recovery:
+        return Recovery(backoff=tuple(wait.total_seconds() for wait in self.backoff),
+                        quarantine_after=self.quarantine_after,
+                        probe_interval=self.quarantine_probe_interval.total_seconds())
+
+
+@dataclass(frozen=True)
 class RetentionConfig:
     messages: timedelta = timedelta(days=90)
     inbox: timedelta = timedelta(days=90)
@@ -204,6 +224,8 @@ class PolicyConfig:
     over_cap: str = "hold"
     skip_invalid_numbers: bool = True
     reject_non_mobile: bool = False
+    home_region: str | None = None
+    """ISO 3166 code of the SIMs' country: inbound senders given as national digits are read in it."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +280,7 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     modems: tuple[ModemConfig, ...] = ()
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
@@ -325,7 +348,7 @@ class Config:
             settings = ModemSettings(pin=pin, status_reports=modem.status_reports, validity=modem.validity,
                                      cnmi=modem.cnmi, extra_init=list(modem.init))
             spec = ModemSpec(modem_id=modem.id, port=port or "", baudrate=modem.baudrate, rtscts=modem.rtscts,
-                             settings=settings, identity=dict(modem.identity))
+                             settings=settings, identity=dict(modem.identity), recovery=self.reconnect.recovery)
             if not modem.port and locate is not None:
                 spec.locate = locate(spec.identity)
             specs.append(spec)
@@ -397,7 +420,8 @@ class Config:
             custom[found.keyword] = CustomKeyword(keyword=item.keyword, reply=item.reply, webhook=item.webhook)
         replies = Replies(opt_out=self.replies.opt_out, welcome=self.replies.welcome, help=self.replies.help,
                           per_number_per_hour=self.replies.per_number_per_hour)
-        return TrustRules(matcher=matcher, replies=replies, custom=custom, policy=send_policy)
+        return TrustRules(matcher=matcher, replies=replies, custom=custom, policy=send_policy,
+                          home_region=self.policy.home_region)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data in the file's own format (durations as "30s", listen as "host:port").
@@ -746,6 +770,14 @@ def _listen(reader: _Reader, node: Node, key: str) -> tuple[str, int]:
         raise reader.fail(node, key, str(exc)) from None
 
 
+def _ip_address(reader: _Reader, node: Node, key: str) -> str:
+    text = _string(reader, node, key).strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise reader.fail(node, key, f"{text!r} is not an IP address (the proxy's, e.g. 127.0.0.1)") from None
+
+
 def _port(reader: _Reader, node: Node, key: str) -> str:
     try:
         return check_port_url(_string(reader, node, key).strip())
@@ -814,6 +846,15 @@ def _window(reader: _Reader, node: Node, key: str) -> tuple[time, time]:
         raise reader.fail(node, key, str(exc)) from None
 
 
+def _region(reader: _Reader, node: Node, key: str) -> str:
+    from gatewayd.numbers import is_region
+
+    code = _string(reader, node, key).strip().upper()
+    if not is_region(code):
+        raise reader.fail(node, key, f"unknown region {code!r} (an ISO 3166 country code like GB, DE, ID)")
+    return code
+
+
 def _timezone(reader: _Reader, node: Node, key: str) -> str:
     name = _string(reader, node, key).strip()
     try:
@@ -874,6 +915,15 @@ def _check_dispatch(reader: _Reader, node: Node, key: str, dispatch: DispatchCon
                                                     f"({format_duration(dispatch.retry_base)})")
 
 
+def _check_reconnect(reader: _Reader, node: Node, key: str, reconnect: ReconnectConfig) -> None:
+    longest = max(reconnect.backoff)
+    if reconnect.quarantine_probe_interval < longest:
+        where = reader.locations.get(f"{key}.quarantine_probe_interval") or reader.where(node)
+        raise ConfigError(f"must not be shorter than the longest backoff ({format_duration(longest)}): "
+                          "quarantine is the slow way of trying", key=f"{key}.quarantine_probe_interval",
+                          location=where)
+
+
 def _check_webhooks(reader: _Reader, node: Node, key: str, webhooks: WebhooksConfig) -> None:
     if webhooks.retry_max < webhooks.retry_base:
         where = reader.locations.get(f"{key}.retry_max") or reader.where(node)
@@ -892,6 +942,7 @@ _TOP: dict[str, Parser] = {
         "secret_key_file": _optional(_path),
         "metrics_token_sha256": _optional(_matching(SHA256_PATTERN, "the SHA-256 of the token as 64 hex digits",
                                                     lower=True)),
+        "trusted_proxy": _optional(_ip_address),
     }),
     "api": _section(ApiConfig, {
         "tokens": _list(_TOKEN),
@@ -909,6 +960,11 @@ _TOP: dict[str, Parser] = {
         "max_attempts": _int(1, 100),
         "health_interval": _duration(timedelta(seconds=5), timedelta(hours=1)),
     }, _check_dispatch),
+    "reconnect": _section(ReconnectConfig, {
+        "backoff": _list(_duration(timedelta(seconds=0.1), timedelta(hours=1)), non_empty=True),
+        "quarantine_after": _int(1, 1000),
+        "quarantine_probe_interval": _duration(timedelta(seconds=1), _DAY),
+    }, _check_reconnect),
     "retention": _section(RetentionConfig, {"messages": _RETENTION, "inbox": _RETENTION, "events": _RETENTION}),
     "scan": _section(ScanConfig, {
         "patterns": _list(_matching(re.compile(r"/\S+"), "an absolute path or glob like /dev/ttyUSB*"),
@@ -932,6 +988,7 @@ _TOP: dict[str, Parser] = {
         "over_cap": _choice(("hold", "suppress")),
         "skip_invalid_numbers": _bool,
         "reject_non_mobile": _bool,
+        "home_region": _optional(_region),
     }),
     "keywords": _section(KeywordsConfig, {
         "opt_out": _list(_string),

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from gatewayd import discovery, systemd_notify
+from gatewayd.clock import steady_interval
 from gatewayd.config import Config, ConfigError, default_config, load_config
 from gatewayd.dispatch.backoff import RetryPolicy
 from gatewayd.gateway import Gateway, GatewayPlan, ModemPlan
@@ -59,7 +60,7 @@ def _emulated_modems(config: Config, stack: ExitStack) -> list[ModemSpec]:
         link = config.state_dir / f"emu{index}"
         emulator.add_modem(number=EMULATED_NUMBER.format(index), modem_id=f"emu{index}", pty=str(link),
                            send_latency=config.emulator.send_latency.total_seconds())
-        specs.append(ModemSpec(modem_id=f"emu{index}", port=str(link)))
+        specs.append(ModemSpec(modem_id=f"emu{index}", port=str(link), recovery=config.reconnect.recovery))
     stack.enter_context(emulator)
     control = emulator.control_address
     if control is not None:
@@ -137,7 +138,7 @@ def _serve_web(config: Config, gateway: Gateway) -> WebServer:
                      modems=lambda: [owner.snapshot for owner in gateway.owners.values()],
                      mobile_only=config.policy.reject_non_mobile, pages_setup=pages_setup,
                      activity=gateway.activity)
-    return serve(app, *config.web.listen)
+    return serve(app, *config.web.listen, trusted_proxy=config.web.trusted_proxy)
 
 
 def _announce_operators(config: Config, queue: Queue) -> None:
@@ -208,8 +209,8 @@ def run(config_path: str | None = None) -> int:
         interval = systemd_notify.watchdog_interval()
         if interval:
             # No ping when the dispatcher died or the queue hangs: systemd then restarts the daemon.
-            gateway.scheduler.add_job(lambda: gateway.alive() and systemd_notify.watchdog(), "interval",
-                                      seconds=interval / 2, id="watchdog", coalesce=True, max_instances=1)
+            gateway.scheduler.add_job(lambda: gateway.alive() and systemd_notify.watchdog(),
+                                      steady_interval(interval / 2), id="watchdog", coalesce=True, max_instances=1)
         counts = gateway.queue.counts_by_status()
         LOGGER.info("gateway running: %d modem(s), database %s, queue %s", len(specs), config.database,
                     {k: v for k, v in counts.items() if v})

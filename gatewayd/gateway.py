@@ -22,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from gatewayd import owner as owner_module
 from gatewayd.activity import Activity
+from gatewayd.clock import restart_intervals, steady_interval
 from gatewayd.dispatch.backoff import RetryPolicy
 from gatewayd.dispatch.dispatcher import Dispatcher
 from gatewayd.dispatch.pool import Pool, Slot
@@ -39,6 +40,7 @@ from gatewayd.webhooks.routes import WebhookRoutes
 LOGGER = logging.getLogger(__name__)
 
 EXPIRY_INTERVAL_SECONDS = 60
+INBOUND_GROUPS_INTERVAL_SECONDS = 15 * 60
 RETENTION_INTERVAL_HOURS = 6
 
 
@@ -109,25 +111,43 @@ class Gateway:
         self.pool = Pool(slots, global_bucket=global_bucket)
         self.activity = Activity()
         self.dispatcher = Dispatcher(self.queue, self.pool, retry=plan.retry, sticky_sender=plan.sticky_sender,
-                                     on_outcome=self.activity.attempt_finished)
-        self.scheduler = BackgroundScheduler(timezone="UTC")
+                                     on_outcome=self.activity.attempt_finished, on_clock_step=self._clock_stepped)
+        # A run that comes late (a busy interpreter, a forward clock step) runs once rather than being
+        # dropped as "missed": a late watchdog ping is what keeps systemd from killing a working daemon.
+        self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None})
         self._schedule()
 
     def _schedule(self) -> None:
         """The periodic work. Jobs only ask: checks that talk to a modem run on its owner's thread,
-        between sends, so they never interleave with an AT+CMGS nor wake an idle owner for nothing."""
+        between sends, so they never interleave with an AT+CMGS nor wake an idle owner for nothing.
+
+        Every job is on a steady interval and restarts when the wall clock steps back (gatewayd/clock.py):
+        the periodic work must neither stall after a backward step nor replay a forward one."""
         plan = self.plan
         health = (plan.health_interval or timedelta(seconds=owner_module.HEALTH_INTERVAL)).total_seconds()
         sweep = (plan.sweep_interval or timedelta(seconds=owner_module.SWEEP_INTERVAL)).total_seconds()
         jobs: dict[str, Any] = {"coalesce": True, "max_instances": 1}
         add = self.scheduler.add_job
-        add(self._request_health, "interval", seconds=health, id="health", **jobs)
-        add(self._request_sweep, "interval", seconds=sweep, id="sweep", **jobs)
-        add(self.queue.expire_due, "interval", seconds=EXPIRY_INTERVAL_SECONDS, id="expire", **jobs)
-        add(self.queue.expire_inbound_groups, "interval", minutes=15, id="inbound-groups",
-            args=[plan.inbound_group_max_age], **jobs)
-        add(self.queue.purge, "interval", hours=RETENTION_INTERVAL_HOURS, id="retention",
-            kwargs={"messages_older_than": plan.retain_messages, "inbox_older_than": plan.retain_inbox}, **jobs)
+        add(self._request_health, steady_interval(health), id="health", **jobs)
+        add(self._request_sweep, steady_interval(sweep), id="sweep", **jobs)
+        add(self.queue.expire_due, steady_interval(EXPIRY_INTERVAL_SECONDS), id="expire", **jobs)
+        add(self.queue.expire_inbound_groups, steady_interval(INBOUND_GROUPS_INTERVAL_SECONDS),
+            id="inbound-groups", args=[plan.inbound_group_max_age], **jobs)
+        add(self._purge, steady_interval(RETENTION_INTERVAL_HOURS * 3600), id="retention", **jobs)
+
+    def _purge(self) -> None:
+        # A step the dispatcher has not seen yet (this may be the late run a forward step set off) must be
+        # on record before retention judges ages by the stamps (see queue/retention.py).
+        self.dispatcher.check_clock()
+        deleted = self.queue.purge(messages_older_than=self.plan.retain_messages,
+                                   inbox_older_than=self.plan.retain_inbox)
+        LOGGER.info("retention: deleted %s", {table: n for table, n in deleted.items() if n} or "nothing")
+
+    def _clock_stepped(self, seconds: float) -> None:
+        """When the wall clock stepped by ``seconds`` (Dispatcher.check_clock; forward steps need nothing
+        here: see gatewayd/clock.py)."""
+        if seconds < 0:
+            restart_intervals(self.scheduler)
 
     def alive(self) -> bool:
         """For the systemd watchdog: the dispatcher runs and the queue's thread answers."""

@@ -41,6 +41,28 @@ def _normalise(number: str, default_region: str | None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def sender_number(sender: str, home_region: str | None) -> str | None:
+    """The E.164 number an inbound ``sender`` can be answered at and keyed by, or None.
+
+    Networks deliver most senders in international form ("+447911123456"), but some give national
+    digits ("07911123456", "89161234567"). A STOP from such a sender must still opt that person out, so
+    with ``home_region`` (the country of our SIMs) national digits are read as a number of that country.
+    Alphanumeric senders ("BANK") and short codes that are not valid numbers give None."""
+    if sender.startswith("+") and sender[1:].isdigit() and sender[1:].isascii():
+        return sender
+    if home_region is None or not sender.isascii() or not sender.isdigit():
+        return None
+    try:
+        return normalise(sender, default_region=home_region)
+    except InvalidNumber:
+        return None
+
+
+def is_region(code: str) -> bool:
+    """Whether ``code`` is a region phonenumbers knows (ISO 3166-1 alpha-2, such as "GB")."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
 MOBILE_TYPES = frozenset({phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
 """FIXED_LINE_OR_MOBILE: numbering plans (the US, Canada, China...) that do not tell the two apart;
 refusing those would refuse every mobile there."""

@@ -4,7 +4,8 @@ Everything that needs the modem (sending, health checks, reading a message annou
 is a job on the owner's one queue, so commands never race and health checks take their turn between
 sends instead of interrupting them. Unsolicited codes arrive on the same queue from the session's
 reader thread. When the port goes away the owner reopens it with backoff; after repeated failures it
-quarantines the modem and only probes it now and then.
+quarantines the modem and only probes it now and then (how fast and how soon: :class:`Recovery`, from the
+configuration's ``reconnect`` section).
 """
 
 from __future__ import annotations
@@ -19,8 +20,19 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from gatewayd.modem.device import Modem, ModemSettings, ReceivedSink, Status
-from gatewayd.modem.errors import ModemError, PortError, PortNotFoundError, SessionClosedError, SimError
+from gatewayd.modem.device import Modem, ModemSettings, Received, ReceivedSink, Status
+from gatewayd.modem.errors import (
+    CmeError,
+    ModemError,
+    PortError,
+    PortNotFoundError,
+    SessionClosedError,
+    SimError,
+    SimPinAttemptsLowError,
+    SimPinRejectedError,
+    SimPinRequiredError,
+)
+from gatewayd.modem.pdu import SmsStatusReport
 from gatewayd.modem.pinguard import RejectedPins
 from gatewayd.modem.refcounter import MemoryReferenceCounter, ReferenceSource
 from gatewayd.modem.session import AtSession, Urc
@@ -35,14 +47,14 @@ HEALTH_INTERVAL = 60.0
 SWEEP_INTERVAL = 300.0
 """Default seconds between storage sweeps (AT+CMGL), which catch what a lost +CMTI did not announce."""
 RECONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
-"""Delays between attempts to reopen a lost modem; the last one repeats."""
+"""Default delays between attempts to reopen a lost modem; the last one repeats."""
 QUARANTINE_AFTER = 5
-"""Consecutive failed (re)connects after which the modem is quarantined."""
+"""Default number of consecutive failed (re)connects after which the modem is quarantined."""
 QUARANTINE_PROBE_INTERVAL = 300.0
-"""How often a quarantined modem is tried again."""
+"""Default seconds between attempts on a quarantined modem."""
 PROBE_TIMEOUT = 2.0
 """The bare ``AT`` that checks a modem still answers after a timeout."""
-
+CME_SIM_NOT_INSERTED = 10
 
 
 class ModemState(enum.Enum):
@@ -52,6 +64,62 @@ class ModemState(enum.Enum):
     QUARANTINED = "quarantined"
     FAILED = "failed"  # needs a person (SIM PIN rejected, PUK): not retried automatically
     STOPPED = "stopped"
+
+
+class SimStatus(enum.Enum):
+    """The SIM as the last initialisation found it: what the operator's card and /metrics show.
+
+    Only an initialisation reads it (the SIM is not polled), so a modem that is gone keeps the value
+    its last connection found.
+    """
+
+    UNKNOWN = "unknown"  # not read yet: the modem has not answered since the daemon started
+    READY = "ready"
+    PIN_REQUIRED = "pin_required"  # no PIN configured, or too few attempts left to risk the configured one
+    PIN_WRONG = "pin_wrong"  # the SIM rejected the configured PIN (now or at an earlier start)
+    PUK_REQUIRED = "puk_required"
+    NOT_INSERTED = "not_inserted"
+    FAILURE = "failure"  # any other SIM error (not ready after the PIN, SIM failure)
+
+
+def sim_status(exc: SimError, reported: str | None) -> SimStatus:
+    """Which SIM state a SimError from initialisation means; ``reported`` is the last ``+CPIN:`` answer."""
+    if isinstance(exc, SimPinRejectedError):
+        return SimStatus.PIN_WRONG
+    if isinstance(exc, SimPinRequiredError | SimPinAttemptsLowError):
+        return SimStatus.PIN_REQUIRED
+    if isinstance(exc.__cause__, CmeError) and exc.__cause__.code == CME_SIM_NOT_INSERTED:
+        return SimStatus.NOT_INSERTED
+    if reported is not None and "PUK" in reported.upper():
+        return SimStatus.PUK_REQUIRED
+    return SimStatus.FAILURE
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """How a modem that cannot be (re)opened is retried: quickly at first, then only probed, quarantined.
+
+    Quick retries find a USB modem that reset; a slow probe afterwards keeps a modem that is really gone
+    from filling the log and the bus. Per daemon (the configuration's ``reconnect`` section).
+    """
+
+    backoff: tuple[float, ...] = RECONNECT_BACKOFF
+    """Seconds before the 1st, 2nd, ... new attempt; the last one repeats."""
+    quarantine_after: int = QUARANTINE_AFTER
+    probe_interval: float = QUARANTINE_PROBE_INTERVAL
+
+    def __post_init__(self) -> None:
+        if not self.backoff or min(self.backoff) <= 0 or self.quarantine_after < 1 or self.probe_interval <= 0:
+            raise ValueError(f"unusable recovery policy: {self}")
+
+    def quarantined(self, failures: int) -> bool:
+        return failures >= self.quarantine_after
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th consecutive failed attempt (1-based)."""
+        if self.quarantined(failures):
+            return self.probe_interval
+        return self.backoff[min(max(failures, 1), len(self.backoff)) - 1]
 
 
 @dataclass
@@ -70,11 +138,16 @@ class ModemSpec:
     settings: ModemSettings = field(default_factory=ModemSettings)
     identity: dict[str, str] = field(default_factory=dict)
     locate: Callable[[], str | None] | None = None
+    recovery: Recovery = field(default_factory=Recovery)
 
 
 @dataclass
 class ModemSnapshot:
-    """What the pool, the page and /metrics read about a modem, without touching it."""
+    """What the pool, the page and /metrics read about a modem, without touching it.
+
+    Written by the owner's threads only; the counters only grow, so a reader on another thread sees
+    at worst a value one event old.
+    """
 
     modem_id: str
     port: str
@@ -83,6 +156,16 @@ class ModemSnapshot:
     status: Status | None = None
     last_error: str | None = None
     reconnects: int = 0
+    sim: SimStatus = SimStatus.UNKNOWN
+    connect_failures: int = 0
+    """Attempts to open and initialise the modem that failed, since the daemon started."""
+    stray_lines: int = 0
+    """Lines that were no answer and no unsolicited code: line noise, or answers that came too late."""
+    status_reports: int = 0
+    """Status reports the modem handed over and the queue stored (matched to a message or not)."""
+    health_checks: int = 0
+    """Health checks run since the daemon started (answered or not): a count that stops growing means the
+    scheduler stopped asking (it did after a backward clock step; see gateway.Gateway.clock_stepped)."""
 
 
 @dataclass(frozen=True)
@@ -201,22 +284,37 @@ class ModemOwner:
         port = open_port(self._find_port(), baudrate=spec.baudrate, rtscts=spec.rtscts)
         session = AtSession(port, modem_id=spec.modem_id)
         session.add_close_listener(lambda _exc: self._inbox.put(_Disconnected(session)))
+        session.add_stray_listener(self._count_stray)
         session.start()
         self._session = session
         modem = Modem(session, modem_id=spec.modem_id, settings=spec.settings, references=self._references,
                       stop=self._stopping, on_event=self._inbox.put, rejected_pins=self._rejected_pins)
         try:
             identity = modem.initialise()
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, SimError):
+                self.snapshot.sim = sim_status(exc, modem.sim_state)
             modem.close()
             session.close()
             self._session = None
             raise
+        self.snapshot.sim = SimStatus.READY  # initialise() returns only with the SIM unlocked
         self.snapshot.identity = {
             "manufacturer": identity.manufacturer, "model": identity.model, "revision": identity.revision,
             "imei": identity.imei, "imsi": identity.imsi, "iccid": identity.iccid,
         }
         return modem
+
+    def _count_stray(self, _line: str, _timed_out: str | None) -> None:
+        # The session's reader thread; the owner thread never writes this counter.
+        self.snapshot.stray_lines += 1
+
+    def _record(self, item: Received) -> None:
+        """The sink, counted: a status report is counted once the queue has stored it (raising: kept on
+        the modem for a later sweep, not counted)."""
+        self._sink(item)
+        if isinstance(item.message, SmsStatusReport):
+            self.snapshot.status_reports += 1
 
     def _disconnect(self) -> None:
         if self._modem is not None:
@@ -227,6 +325,7 @@ class ModemOwner:
             self._session = None
 
     def _run(self) -> None:
+        recovery = self.spec.recovery
         failures = 0
         connected_before = False
         while not self._stopping.is_set():
@@ -236,6 +335,7 @@ class ModemOwner:
                 # A PIN problem does not fix itself; retrying would burn SIM attempts.
                 self.first_error = self.first_error or exc
                 self.first_attempt.set()
+                self.snapshot.connect_failures += 1
                 self._set_state(ModemState.FAILED, str(exc))
                 self._fail_jobs_until_stop()
                 break
@@ -244,11 +344,10 @@ class ModemOwner:
                     self.first_error = exc
                     self.first_attempt.set()
                 failures += 1
-                quarantined = failures >= QUARANTINE_AFTER
+                self.snapshot.connect_failures += 1
+                quarantined = recovery.quarantined(failures)
                 self._set_state(ModemState.QUARANTINED if quarantined else ModemState.GONE, str(exc))
-                delay = (QUARANTINE_PROBE_INTERVAL if quarantined
-                         else RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF)) - 1])
-                if self._wait_failing_jobs(delay):
+                if self._wait_failing_jobs(recovery.delay(failures)):
                     break
                 continue
             if connected_before:
@@ -311,7 +410,7 @@ class ModemOwner:
                 if not answering:
                     return
             else:
-                modem.handle_event(item, self._sink)
+                modem.handle_event(item, self._record)
                 if not self._still_answering(modem):
                     return
 
@@ -334,6 +433,7 @@ class ModemOwner:
         return True
 
     def _health(self, modem: Modem) -> None:
+        self.snapshot.health_checks += 1
         try:
             self.snapshot.status = modem.status()
         except ModemError as exc:
@@ -341,7 +441,7 @@ class ModemOwner:
 
     def _sweep(self, modem: Modem) -> None:
         try:
-            modem.sweep(self._sink)
+            modem.sweep(self._record)
         except ModemError as exc:
             LOGGER.warning("modem %s: storage sweep failed: %s", self.spec.modem_id, exc)
 

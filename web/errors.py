@@ -9,11 +9,13 @@ stored).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from gatewayd.queue.db import translate
 from gatewayd.queue.errors import (
     DatabaseUnavailable,
     IdempotencyConflict,
@@ -96,6 +98,12 @@ def _queue_error(exc: QueueError) -> Response:
     return error_response(500, "internal_error", "the gateway failed; see its log")
 
 
+def _sqlite_error(exc: sqlite3.Error) -> Response:
+    """An SQLite error the queue did not translate (one raised while it rolled back after a full disk or an
+    I/O error, say): the same answer as the translated one, so a full disk is a 503, never a 500."""
+    return _queue_error(translate(exc))
+
+
 def _unexpected(exc: Exception) -> Response:
     LOGGER.exception("unhandled error in a request")
     return error_response(500, "internal_error", "the gateway failed; see its log")
@@ -105,4 +113,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(QueueError, _queue_error)
+    app.register_error_handler(sqlite3.Error, _sqlite_error)
     app.register_error_handler(Exception, _unexpected)

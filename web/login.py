@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Final
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 from werkzeug.wrappers import Response as BaseResponse
 
 from gatewayd.config import Config
@@ -117,12 +119,23 @@ def demo_operator(queue: Queue) -> tuple[str, str]:
     return DEMO_OPERATOR, password
 
 
+class PagesOnlySessions(SecureCookieSessionInterface):
+    """The signed session cookie, for the pages only: ``/api/v1`` takes bearer tokens, never the cookie, so
+    an API request neither reads nor sets one (and does not pay for verifying its signature)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(API_PREFIX):
+            return None  # Flask then gives the request a NullSession: any use of it is an error
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask, setup: PageSetup | None) -> None:
     """Sessions, the gate and the login pages. Without ``setup`` (tests, tools) the key is random: sessions
     then last as long as the process."""
     setup = setup or PageSetup(secret_key=secrets.token_bytes(SECRET_KEY_BYTES))
     install(app, setup)
     app.secret_key = setup.secret_key
+    app.session_interface = PagesOnlySessions()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_NAME="gatewayd_session", PERMANENT_SESSION_LIFETIME=setup.session_lifetime)
     app.before_request(_gate)

@@ -20,8 +20,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gatewayd.owner import ModemSnapshot, ModemState
+from gatewayd.owner import ModemSnapshot, ModemState, SimStatus
 from gatewayd.queue import Queue, QueueError, Status
+from web.health import database_unwritable
 from web.services import services
 
 LOGGER = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ class GatewayCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._queue_metrics()
-        yield from self._modem_metrics(self._modems())
+        snapshots = self._modems()
+        yield from self._modem_metrics(snapshots)
+        yield from self._modem_fault_metrics(snapshots)
 
     def _queue_metrics(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(f"{PREFIX}_database_up", "1 when the queue database answered this scrape")
@@ -55,6 +58,10 @@ class GatewayCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
+        writable = GaugeMetricFamily(f"{PREFIX}_database_writable",
+                                     "1 when the queue database stores writes (0: disk full, I/O error, read-only)")
+        writable.add_metric([], 0 if database_unwritable(self._queue) else 1)
+        yield writable
         depth = GaugeMetricFamily(f"{PREFIX}_queue_messages", "Outgoing messages by status", labels=["status"])
         for status in Status:
             depth.add_metric([str(status)], counts.get(str(status), 0))
@@ -84,6 +91,8 @@ class GatewayCollector(Collector):
                                 labels=["modem"])
         reconnects = CounterMetricFamily(f"{PREFIX}_modem_reconnects", "Reconnects since the daemon started",
                                          labels=["modem"])
+        checks = CounterMetricFamily(f"{PREFIX}_modem_health_checks", "Health checks (CSQ, CREG, COPS) run since "
+                                     "the daemon started; flat for minutes means they stopped", labels=["modem"])
         for snapshot in snapshots:
             for candidate in ModemState:
                 state.add_metric([snapshot.modem_id, candidate.value], 1 if snapshot.state is candidate else 0)
@@ -92,7 +101,31 @@ class GatewayCollector(Collector):
                 rssi.add_metric([snapshot.modem_id], signal.rssi)
                 dbm.add_metric([snapshot.modem_id], signal.dbm)
             reconnects.add_metric([snapshot.modem_id], snapshot.reconnects)
-        yield from (state, rssi, dbm, reconnects)
+            checks.add_metric([snapshot.modem_id], snapshot.health_checks)
+        yield from (state, rssi, dbm, reconnects, checks)
+
+    @staticmethod
+    def _modem_fault_metrics(snapshots: list[ModemSnapshot]) -> Iterator[Metric]:
+        """What went wrong with each modem: its SIM, failed (re)connects, line noise, status reports.
+
+        A quarantined modem shows in ``modem_state``; these say why, and whether it is still trying.
+        """
+        sim = GaugeMetricFamily(f"{PREFIX}_modem_sim_state", "1 for the state the last initialisation found the "
+                                "SIM in (unknown before the modem first answered)", labels=["modem", "state"])
+        failures = CounterMetricFamily(f"{PREFIX}_modem_connect_failures", "Attempts to open and initialise the "
+                                       "modem that failed (each retry and quarantine probe counts)", labels=["modem"])
+        strays = CounterMetricFamily(f"{PREFIX}_modem_stray_lines", "Lines that were neither an answer nor an "
+                                     "unsolicited code: line noise, or answers that came too late", labels=["modem"])
+        reports = CounterMetricFamily(f"{PREFIX}_modem_status_reports", "Status reports the modem handed over and "
+                                      "the queue stored, matched to a message or not", labels=["modem"])
+        for snapshot in snapshots:
+            modem = snapshot.modem_id
+            for candidate in SimStatus:
+                sim.add_metric([modem, candidate.value], 1 if snapshot.sim is candidate else 0)
+            failures.add_metric([modem], snapshot.connect_failures)
+            strays.add_metric([modem], snapshot.stray_lines)
+            reports.add_metric([modem], snapshot.status_reports)
+        yield from (sim, failures, strays, reports)
 
 
 def build_registry(queue: Queue, modems: Callable[[], list[ModemSnapshot]],

@@ -20,7 +20,7 @@ from typing import Any, Final
 from flask import Blueprint, Response, jsonify
 
 from gatewayd import __version__
-from gatewayd.owner import ModemState
+from gatewayd.owner import ModemState, SimStatus
 from gatewayd.policy.keywords import Intent
 from gatewayd.policy.send_policy import Consent
 from gatewayd.queue.model import MESSAGE_CLASSES, PartState, Status
@@ -209,6 +209,9 @@ def _schemas() -> dict[str, Any]:
             "operator": _nullable(STRING),
             "last_error": _nullable(STRING),
             "reconnects": COUNT,
+            "sim": {"type": "string", "enum": [s.value for s in SimStatus],
+                    "description": "The SIM as the modem's last initialisation found it; pin_wrong and "
+                                   "pin_required need a person (the configured PIN is not tried again)."},
         }),
         "ModemList": _object({"items": {"type": "array", "items": _ref("Modem")}}),
         "Contact": _object({

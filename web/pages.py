@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import render_template
 
-from gatewayd.owner import ModemSnapshot, ModemState
+from gatewayd.owner import ModemSnapshot, ModemState, SimStatus
 from gatewayd.queue import InboundMessage, QueueError, Status
 from gatewayd.queue.reporting import ModemActivity
 from web import pages_admin, pages_messages, pages_people  # noqa: F401  (their routes join the blueprint)
@@ -60,14 +60,15 @@ class ModemCard:
     last_error: str
 
 
+SIM_LABELS = {SimStatus.READY: "ready", SimStatus.PIN_REQUIRED: "PIN required", SimStatus.PIN_WRONG: "PIN wrong",
+              SimStatus.PUK_REQUIRED: "PUK required", SimStatus.NOT_INSERTED: "not inserted",
+              SimStatus.FAILURE: "SIM failure"}
+"""The card's words for the SIM states (owner.SimStatus); unknown shows as "-"."""
+
+
 def sim_state(snapshot: ModemSnapshot) -> str:
-    """What the snapshot tells about the SIM: the modem initialised only with the SIM ready (PIN entered);
-    FAILED is the state a rejected PIN or a PUK leaves it in (owner.py); otherwise it is not known yet."""
-    if snapshot.state is ModemState.FAILED:
-        return "needs a person (see the error)"
-    if snapshot.identity.get("imsi") or snapshot.identity.get("iccid"):
-        return "ready"
-    return "-"
+    """The SIM as the modem's last initialisation found it (every state but "ready" needs a person)."""
+    return SIM_LABELS.get(snapshot.sim, "-")
 
 
 def modem_card(snapshot: ModemSnapshot, activity: ModemActivity | None) -> ModemCard:

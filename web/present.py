@@ -81,7 +81,7 @@ def modem_json(snapshot: ModemSnapshot) -> dict[str, Any]:
         "signal": None if signal is None else {"rssi": signal.rssi, "dbm": signal.dbm, "bars": signal.bars},
         "registration": None if registration is None else registration.text,
         "operator": status.operator if status else None,
-        "last_error": snapshot.last_error, "reconnects": snapshot.reconnects,
+        "last_error": snapshot.last_error, "reconnects": snapshot.reconnects, "sim": snapshot.sim.value,
     }
 
 

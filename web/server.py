@@ -65,12 +65,18 @@ if not any(isinstance(f, _QueueDepthThrottle) for f in _QUEUE_LOGGER.filters):
 class WebServer:
     """A running waitress server; ``close()`` is idempotent and returns once the port is free."""
 
-    def __init__(self, app: Any, host: str, port: int, *, threads: int = THREADS) -> None:
+    def __init__(self, app: Any, host: str, port: int, *, threads: int = THREADS,
+                 trusted_proxy: str | None = None) -> None:
         # A host name may resolve to several addresses (localhost: ::1 and 127.0.0.1); waitress then
         # listens on each, all in one map served by one loop. ``.host``/``.port`` name the first.
         self._map: dict[int, Any] = {}
+        # Behind a reverse proxy, waitress itself takes the client's address and scheme from the headers
+        # of that one proxy (and drops them from anyone else): login throttling and logs see the client.
+        proxy: dict[str, Any] = {} if trusted_proxy is None else {
+            "trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}, "clear_untrusted_proxy_headers": True}
         self._server = waitress.create_server(app, map=self._map, host=host, port=port, threads=threads,
-                                              channel_timeout=CHANNEL_TIMEOUT, ident="gatewayd")
+                                              channel_timeout=CHANNEL_TIMEOUT, ident="gatewayd", **proxy)
         self._listeners = [d for d in self._map.values() if isinstance(d, BaseWSGIServer)]
         first = self._listeners[0]
         self.host: str = first.effective_host
@@ -112,6 +118,7 @@ class WebServer:
         self.close()
 
 
-def serve(app: Any, host: str, port: int, *, threads: int = THREADS) -> WebServer:
-    """Start serving ``app`` (a WSGI app) on ``host:port`` (port 0: any free port, see ``.port``)."""
-    return WebServer(app, host, port, threads=threads)
+def serve(app: Any, host: str, port: int, *, threads: int = THREADS, trusted_proxy: str | None = None) -> WebServer:
+    """Start serving ``app`` (a WSGI app) on ``host:port`` (port 0: any free port, see ``.port``).
+    ``trusted_proxy``: the reverse proxy's address, whose X-Forwarded-For and -Proto are believed."""
+    return WebServer(app, host, port, threads=threads, trusted_proxy=trusted_proxy)

@@ -5,6 +5,12 @@ each such commit, so an idle gateway sends a new message at once), when a send f
 token is due, or when the next scheduled message is due: no polling. On each wake it claims as many
 messages as there are modems able to take one, and hands each to its modem's owner thread.
 
+Due times are wall-clock instants, and the wall clock steps (NTP on a Pi without RTC). The loop looks
+at least every second whether it did (gatewayd/clock.py): then it recomputes when to wake (a message
+due "in three days" a moment ago may be due now), releases the retry backoffs and policy holds the queue
+computed on the old clock (queue/waits.py), records the step in the history (retention reads it: rows
+stamped by a slow clock are younger than they look), and tells the gateway (its periodic jobs restart).
+
 Stopping (SIGTERM): no new claims; sends in flight finish on their owners; the rest stays queued.
 """
 
@@ -19,11 +25,13 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from gatewayd.clock import ClockWatch
 from gatewayd.dispatch.backoff import RetryPolicy
 from gatewayd.dispatch.pool import Pool, Slot
 from gatewayd.dispatch.sender import Attempt, send_claim
 from gatewayd.modem.device import Modem
-from gatewayd.queue.errors import IllegalTransition
+from gatewayd.queue.errors import DatabaseUnavailable, IllegalTransition
+from gatewayd.queue.events import KIND_CLOCK_STEP
 
 if TYPE_CHECKING:
     from gatewayd.queue.queue import Claim, Queue
@@ -43,7 +51,10 @@ SETTLE_RETRY = 1.0
 
 class Dispatcher:
     def __init__(self, queue: Queue, pool: Pool, *, retry: RetryPolicy | None = None, sticky_sender: bool = False,
-                 on_outcome: Callable[[Attempt], None] | None = None) -> None:
+                 on_outcome: Callable[[Attempt], None] | None = None, clock_watch: ClockWatch | None = None,
+                 on_clock_step: Callable[[float], None] | None = None) -> None:
+        """``on_clock_step(seconds)`` runs when the wall clock stepped, on the thread that noticed it (see
+        :meth:`check_clock`)."""
         self.queue = queue
         self.pool = pool
         self.sticky_sender = sticky_sender
@@ -57,6 +68,11 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._unsettled: list[tuple[Attempt, str]] = []
         """Attempts whose outcome the database refused to record (guarded by _lock)."""
+        self._clock = clock_watch or ClockWatch()
+        self._on_clock_step = on_clock_step
+        self._clock_lock = threading.Lock()
+        self._step_pending: float | None = None
+        """Seconds the clock stepped, not yet recorded and acted on in the queue (guarded by _clock_lock)."""
         queue.add_listener(self.wake)
 
     def start(self) -> None:
@@ -89,7 +105,10 @@ class Dispatcher:
         self._next_due = self.queue.next_due()
         while not self._stopping.is_set():
             self._wake.clear()
+            self.check_clock()
             try:
+                if self._step_pending is not None:
+                    self._settle_step()
                 # Only a write when something is due: every pass of a busy gateway comes here.
                 if self._unsettled:
                     self._settle_pending()
@@ -99,11 +118,16 @@ class Dispatcher:
                 timeout = self._sleep_time()
                 if self._unsettled:
                     timeout = min(timeout, SETTLE_RETRY)
+            except DatabaseUnavailable as exc:
+                # Locked by another process, or a full disk: no traceback every second, just wait for it.
+                LOGGER.warning("dispatcher: the database refuses writes (%s); retrying in %g s", exc, SETTLE_RETRY)
+                timeout = SETTLE_RETRY
             except Exception:
-                # The database may be briefly unavailable (locked, full): log, back off, keep serving.
                 LOGGER.exception("dispatcher: pass failed; retrying shortly")
-                timeout = 1.0
+                timeout = SETTLE_RETRY
             while not self._wake.wait(min(timeout, EXTERNAL_CHECK)) and timeout > EXTERNAL_CHECK:
+                if self.check_clock():
+                    break
                 timeout -= EXTERNAL_CHECK
                 try:
                     latest = self.queue.data_version()
@@ -113,6 +137,42 @@ class Dispatcher:
                 if latest != version:
                     version = latest
                     break
+
+    def check_clock(self) -> bool:
+        """True when the wall clock stepped since the last look; then the step is recorded and acted on
+        before this returns (unless the database refuses: the loop tries again). Thread-safe: the loop
+        calls it every second, the retention job before it judges ages."""
+        with self._clock_lock:
+            step = self._clock.check()
+            if step is not None:
+                self._step_pending = (self._step_pending or 0.0) + step
+        if step is None:
+            return False
+        LOGGER.warning("dispatcher: the wall clock stepped %+.1f s; due times are recomputed and waits computed "
+                       "on the old clock judged again", step)
+        if self._on_clock_step is not None:
+            try:
+                self._on_clock_step(step)
+            except Exception:
+                LOGGER.exception("dispatcher: reacting to the clock step failed")
+        try:
+            self._settle_step()
+        except Exception as exc:
+            LOGGER.warning("dispatcher: cannot record the clock step yet (%s); trying again shortly", exc)
+        self._wake.set()
+        return True
+
+    def _settle_step(self) -> None:
+        with self._clock_lock:
+            step = self._step_pending
+            if step is None:
+                return
+            released = self.queue.release_waits(f"the clock stepped {step:+.0f} s: its wait is judged again")
+            self.queue.record_event(KIND_CLOCK_STEP, f"the wall clock stepped {step:+.0f} s",
+                                    detail={"seconds": round(step, 1)})
+            self._step_pending = None
+        if released:
+            LOGGER.info("dispatcher: %d message(s) waiting on the old clock released to be judged again", released)
 
     def _dispatch_all(self) -> None:
         while not self._stopping.is_set():
@@ -179,6 +239,10 @@ class Dispatcher:
             self._wake.set()
 
     def _settle(self, attempt: Attempt, reason: str) -> None:
+        for part in sorted(attempt.unanswered & attempt.accepted.keys()):
+            # The modem accepted it (+CMGS: mr) and only its record failed (a full disk): record it now.
+            self.queue.part_sent(attempt.message_id, part, attempt.accepted[part])
+            attempt.sent.add(part)
         if attempt.unanswered:
             self.queue.mark_unknown(attempt.message_id, f"send interrupted after PDU written: {reason}")
             attempt.outcome = "unknown"

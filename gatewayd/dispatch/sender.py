@@ -41,6 +41,9 @@ class Attempt:
     modem_id: str
     written: set[int] = field(default_factory=set)
     sent: set[int] = field(default_factory=set)
+    accepted: dict[int, int] = field(default_factory=dict)
+    """TP-MR of every part the modem accepted, recorded or not: a disk that refused the record of an
+    accepted part (full) must not turn the message unknown once the record can be made (see Dispatcher)."""
     outcome: str | None = None  # sent | retry | failed | unknown | suppressed
     reason: str = ""
     started: float = field(default_factory=time.monotonic)
@@ -67,7 +70,9 @@ def send_claim(modem: Modem, claim: Claim, queue: Queue, retry: RetryPolicy, att
 
     def on_sent(part: int, mr: int) -> None:
         # Counted as sent only once durably recorded: if the commit fails, the part stays "written
-        # without answer" here as in the database, so the message becomes unknown, never resent.
+        # without answer" here as in the database (a crash now makes the message unknown, never resent);
+        # the dispatcher records it from ``accepted`` as soon as the database takes it again.
+        attempt.accepted[part] = mr
         queue.part_sent(message.id, part, mr)
         attempt.sent.add(part)
 

@@ -50,6 +50,13 @@ def non_negative(value: str) -> float:
     return number
 
 
+def modem_pin(value: str) -> tuple[int, str]:
+    index, sep, pin = value.partition(":")
+    if not sep or not index.isdigit() or int(index) < 1 or not (pin.isdigit() and 4 <= len(pin) <= 8):
+        raise argparse.ArgumentTypeError(f"expected N:PIN (modem number from 1, PIN of 4 to 8 digits), got {value!r}")
+    return int(index), pin
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gatewayd emulator", description="Emulated GSM modems and network (SMSC).")
     parser.add_argument("--pty", metavar="PATH",
@@ -61,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--send-latency", metavar="SECONDS", type=non_negative, default=0.0)
     parser.add_argument("--profile", default="generic", choices=sorted(PROFILES))
     parser.add_argument("--pin", help="the SIM asks for this PIN at power-up")
+    parser.add_argument("--sim-pin", metavar="N:PIN", type=modem_pin, action="append", default=[],
+                        help="modem N's (1-based) SIM asks for PIN instead (repeatable; control op sim too)")
     parser.add_argument("--imei", help="the (first) modem's IMEI (15 digits)")
     parser.add_argument("--command-times", action="store_true",
                         help="time every command line and accepted submit (control op command_times)")
@@ -75,11 +84,15 @@ class ModemPlan:
     imei: str | None
     pty: str | None
     listen: tuple[str, int] | None
+    pin: str | None
 
 
 def _plan(args: argparse.Namespace) -> list[ModemPlan]:
     if not 1 <= args.modems <= MAX_MODEMS:
         raise ValueError(f"--modems must be 1..{MAX_MODEMS}")
+    pins = dict(args.sim_pin)
+    if any(index > args.modems for index in pins):
+        raise ValueError(f"--sim-pin names modem {max(pins)} of {args.modems}")
     plans: list[ModemPlan] = []
     for i in range(args.modems):
         pty = args.pty if args.pty is None or args.modems == 1 else f"{args.pty}{i}"
@@ -90,7 +103,7 @@ def _plan(args: argparse.Namespace) -> list[ModemPlan]:
             if listen[1] > 65535:
                 raise ValueError("--listen port range runs past 65535")
         plans.append(ModemPlan(nth_number(args.number, i), nth_imei(args.imei, i) if args.imei else None,
-                               pty, listen))
+                               pty, listen, pins.get(i + 1, args.pin)))
     return plans
 
 
@@ -112,7 +125,7 @@ def main(argv: list[str]) -> int:
     try:
         emulator = Emulator(args.log, control=args.control, command_times=args.command_times)
         handles = [emulator.add_modem(plan.number, imei=plan.imei, pty=plan.pty, listen=plan.listen,
-                                      profile=args.profile, pin=args.pin, send_latency=args.send_latency)
+                                      profile=args.profile, pin=plan.pin, send_latency=args.send_latency)
                    for plan in plans]
         emulator.start()
     except (OSError, ValueError) as exc:

@@ -34,7 +34,9 @@ CALL_TIMEOUT = 10.0
 """Seconds a public method waits for the loop thread before giving up (the loop is stuck)."""
 STOP_TIMEOUT = 5.0
 MODEM_FAULTS = frozenset({"hang", "cms_error", "garbage", "no_network", "report_status"})
-FAULT_KINDS = MODEM_FAULTS | {"disconnect"}
+FAULT_KINDS = MODEM_FAULTS | {"disconnect", "unplug"}
+"""``disconnect`` closes the pty (the host reads EIO; the link dangles, as a by-id name can for a moment);
+``unplug`` also removes the link, as the kernel removes /dev/ttyUSBn: every reopen fails until ``reconnect``."""
 
 T = TypeVar("T")
 
@@ -263,12 +265,32 @@ class Emulator:
         Networks do deliver PDUs a decoder cannot read (corrupt, compressed, unknown schemes); this is
         how tests put one in storage. Returns False when the modem cannot take it now (memory full).
         """
-        pdu = pdu_hex.strip().upper()
-        if not pdu or len(pdu) % 2 or any(c not in "0123456789ABCDEF" for c in pdu):
-            raise ValueError("pdu must be hex octets")
+        pdu = _hex(pdu_hex)
         smsc_octets = 1 + int(pdu[:2], 16)
         tpdu_length = max(len(pdu) // 2 - smsc_octets, 0)
         return self._call(lambda: self._find(to_number).modem.receive_deliver(pdu, tpdu_length, {}))
+
+    def status_report(self, target: str | None, pdu_hex: str | None = None, *, mr: int | None = None,
+                      recipient: str | None = None, status: int = 0) -> str:
+        """The SMSC sends the modem a status report (+CDS, or stored per AT+CNMI) that no submit asked
+        for: a raw ``pdu_hex`` (with SMSC field), or one built for ``mr`` / ``recipient`` / ``status``.
+        Queued like any report, so a modem that cannot take it now gets it later. Returns the PDU."""
+        pdu = None if pdu_hex is None else _hex(pdu_hex)
+        return self._call(lambda: self.network.report_external(self._find(target).modem, pdu, mr=mr,
+                                                               recipient=recipient, status=status))
+
+    def set_pin(self, target: str | None, pin: str | None) -> dict[str, Any]:
+        """Give a modem a SIM that asks for ``pin`` (None: no PIN), locked now with full attempt
+        counters; returns the SIM's state and counters."""
+        if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
+            raise ValueError("pin must be 4 to 8 digits")
+
+        def apply() -> dict[str, Any]:
+            modem = self._find(target).modem
+            modem.set_sim_pin(pin)
+            return modem.sim.describe()
+
+        return self._call(apply)
 
     def reject_number(self, number: str, code: int | None = 1) -> None:
         """Make the network refuse submits to ``number`` with ``+CMS ERROR: code`` (None: accept again)."""
@@ -290,8 +312,8 @@ class Emulator:
 
         def apply() -> None:
             handle = self._find(target)
-            if kind == "disconnect":
-                self._disconnect(handle)
+            if kind in ("disconnect", "unplug"):
+                self._disconnect(handle, remove_link=kind == "unplug")
             else:
                 handle.modem.fault(kind, code=code, count=count, seconds=seconds)
 
@@ -306,10 +328,10 @@ class Emulator:
 
         self._call(apply)
 
-    def _disconnect(self, handle: ModemHandle) -> None:
-        LOGGER.info("modem %s: fault: disconnect", handle.modem_id)
+    def _disconnect(self, handle: ModemHandle, *, remove_link: bool = False) -> None:
+        LOGGER.info("modem %s: fault: %s", handle.modem_id, "unplug" if remove_link else "disconnect")
         if handle.pty is not None:
-            handle.pty.close()
+            handle.pty.close(remove_link=remove_link)
         if handle.tcp is not None:
             handle.tcp.drop_client()
 
@@ -353,6 +375,18 @@ class Emulator:
             return {"ok": True, "parts": parts}
         if op == "deliver_pdu":
             return {"ok": self.deliver_pdu(request.get("to") or target, str(request["pdu"]))}
+        if op == "status_report":
+            pdu = request.get("pdu")
+            recipient = request.get("recipient")
+            sent = self.status_report(target, None if pdu is None else str(pdu), mr=_opt_int(request, "mr"),
+                                      recipient=None if recipient is None else str(recipient),
+                                      status=_opt_int(request, "status") or 0)
+            return {"ok": True, "pdu": sent}
+        if op == "sim":
+            if "pin" not in request:
+                raise KeyError("pin (digits, or null for a SIM without PIN)")
+            pin = request["pin"]
+            return {"ok": True, **self.set_pin(target, None if pin is None else str(pin))}
         if op == "reject":
             self.reject_number(str(request["number"]), _opt_int(request, "code"))
             return {"ok": True}
@@ -374,6 +408,13 @@ class Emulator:
             return {"ok": True, "now": self._timers.now(),
                     "records": self.command_times(float("-inf") if since is None else since, target)}
         raise ValueError(f"unknown op {op!r}")
+
+
+def _hex(pdu_hex: str) -> str:
+    pdu = pdu_hex.strip().upper()
+    if not pdu or len(pdu) % 2 or any(c not in "0123456789ABCDEF" for c in pdu):
+        raise ValueError("pdu must be hex octets")
+    return pdu
 
 
 def _opt_int(request: dict[str, Any], key: str) -> int | None:

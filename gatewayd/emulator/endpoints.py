@@ -115,13 +115,13 @@ class PtyEndpoint:
         if self.closed:
             return
         self.closed = True
-        self._selector.unregister(self.master)
-        os.close(self.master)
-        os.close(self._slave)
-        if remove_link and self.link:
+        if remove_link and self.link:  # first: a host that reopens at once must not find the old node
             with contextlib.suppress(FileNotFoundError):
                 if os.path.islink(self.link) and os.readlink(self.link) == self.slave_path:
                     os.unlink(self.link)
+        self._selector.unregister(self.master)
+        os.close(self.master)
+        os.close(self._slave)
 
 
 class SocketStream:

@@ -158,6 +158,12 @@ class EmulatedModem:
         """ATZ / AT&F: the power-up settings; the SIM stays unlocked and storage is kept."""
         self.settings = Settings(cnmi=self.quirks.cnmi_default)
 
+    def set_sim_pin(self, pin: str | None) -> None:
+        """Swap in a SIM that asks for ``pin`` (None: no PIN); the network sees the registration change."""
+        LOGGER.info("modem %s: SIM %s", self.modem_id, "asks for a PIN" if pin else "has no PIN")
+        self.sim.set_pin(pin)
+        self.registration_changed()
+
     def next_mr(self) -> int:
         """TP-MR: the modem's own counter (0..255), whatever the client put in the PDU."""
         return next(self._mr) % 256
@@ -189,7 +195,7 @@ class EmulatedModem:
     def status(self) -> dict[str, Any]:
         return {
             "id": self.modem_id, "number": self.number, "imei": self.imei, "iccid": self.sim.iccid,
-            "profile": self.quirks.name, "sim": self.sim.state.value, "registered": self.registered,
+            "profile": self.quirks.name, **self.sim.describe(), "registered": self.registered,
             "storage": {name: [mem.used, mem.capacity] for name, mem in self.storage.memories.items()},
             "hung": self.faults.hung or self.faults.swallow > 0, "no_network": self.faults.no_network,
             "ack_pending": bool(self._ack_pending), **self.stats,

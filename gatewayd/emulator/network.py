@@ -22,6 +22,8 @@ from gatewayd.emulator.modem import EmulatedModem
 from gatewayd.emulator.submission import Submission
 from gatewayd.emulator.timers import Scheduler, Timer
 from gatewayd.modem.pdu import (
+    SmsStatusReport,
+    decode_pdu,
     encode_address,
     encode_deliver,
     encode_status_report,
@@ -153,6 +155,29 @@ class EmulatedNetwork:
             fields: dict[str, str | int] = {"sender": sender, "scts": text_timestamp(now), "text": part_text}
             self._enqueue(PendingDelivery(recipient, "deliver", pdu, _tpdu_length(pdu), fields))
         return len(pdus)
+
+    def report_external(self, modem: EmulatedModem, pdu: str | None = None, *, mr: int | None = None,
+                        recipient: str | None = None, status: int = 0) -> str:
+        """A status report the SMSC sends ``modem`` on its own: ``pdu`` as given (it must decode as an
+        SMS-STATUS-REPORT), or one built for ``mr`` and ``recipient``. Nothing here checks that the
+        modem ever sent that reference: reports for unknown references are what this is for (a reused
+        MR, a report for a message sent before a SIM swap, a misbehaving SMSC). Returns the PDU."""
+        now = self._clock()
+        if pdu is None:
+            if mr is None or recipient is None:
+                raise ValueError("give a pdu, or an mr and a recipient")
+            pdu = encode_status_report(mr, recipient, sc_timestamp=now, discharge_time=now, status=status,
+                                       smsc=self.smsc)
+        report = decode_pdu(pdu)
+        if not isinstance(report, SmsStatusReport):
+            raise ValueError(f"not an SMS-STATUS-REPORT but {type(report).__name__}")
+        fields: dict[str, str | int] = {"mr": report.message_reference, "recipient": report.recipient,
+                                        "scts": text_timestamp(report.sc_timestamp),
+                                        "dt": text_timestamp(report.discharge_time), "st": report.status}
+        LOGGER.info("modem %s: SMSC sends a status report for mr=%d to %s (status %d)", modem.modem_id,
+                    report.message_reference, report.recipient, report.status)
+        self._enqueue(PendingDelivery(modem, "status-report", pdu, _tpdu_length(pdu), fields))
+        return pdu
 
     # -- internals -------------------------------------------------------------------------------------
 

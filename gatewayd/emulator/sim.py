@@ -41,6 +41,18 @@ class Sim:
         self.puk_attempts = PUK_ATTEMPTS
         self.state = SimState.PIN if pin else SimState.READY
 
+    def set_pin(self, pin: str | None) -> None:
+        """Another SIM in the slot (or its PIN changed by hand): locked at once when it has a PIN, with
+        full attempt counters, so a test can give each modem its own PIN after the emulator started."""
+        self.pin = pin
+        self.pin_attempts = PIN_ATTEMPTS
+        self.puk_attempts = PUK_ATTEMPTS
+        self.state = SimState.PIN if pin else SimState.READY
+
+    def describe(self) -> dict[str, str | int]:
+        """What the control port's ``status`` and ``sim`` ops show: the lock state and both counters."""
+        return {"sim": self.state.value, "pin_attempts": self.pin_attempts, "puk_attempts": self.puk_attempts}
+
     def power_cycle(self) -> None:
         """A SIM with a PIN locks again at power-up; a PUK-locked one stays PUK-locked."""
         if self.pin and self.state is SimState.READY:

@@ -45,6 +45,9 @@ class TrustRules:
     custom: Mapping[str, CustomKeyword] = field(default_factory=dict)
     """By the keyword as the matcher reports it."""
     policy: SendPolicy = field(default_factory=SendPolicy)
+    home_region: str | None = None
+    """The country of our SIMs (ISO 3166, "GB"): senders delivered as national digits are read as its
+    numbers, so their STOP counts. None: only international senders can change consent or get replies."""
 
 
 @dataclass(frozen=True)

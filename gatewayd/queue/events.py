@@ -16,6 +16,8 @@ KIND_STATUS = "status"
 KIND_REPORT = "report"
 """A status report was matched to one of the message's parts (detail: part, status)."""
 KIND_CONCAT_REF = "concat_ref"
+KIND_CLOCK_STEP = "clock_step"
+"""A system event: the wall clock stepped (detail: seconds, positive forward); retention.py reads it."""
 
 
 def record(tx: Tx, *, message_id: int | None, kind: str, from_status: str | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from gatewayd.numbers import sender_number
 from gatewayd.policy.inbound import InboundPlan, TrustRules, plan_inbound
 from gatewayd.policy.send_policy import Consent
 from gatewayd.queue import contacts, outbox, webhook_outbox
@@ -21,8 +22,12 @@ LOGGER = logging.getLogger(__name__)
 
 def apply(tx: Tx, message: InboundMessage, rules: TrustRules) -> InboundMessage:
     """Match ``message`` and act on it; returns it with its intent and keyword set."""
-    sender = message.sender
-    textable = outbox.RECIPIENT.fullmatch(sender) is not None
+    number = sender_number(message.sender, rules.home_region)
+    textable = number is not None and outbox.RECIPIENT.fullmatch(number) is not None
+    sender = number if number is not None and textable else message.sender
+    if textable and sender != message.sender:
+        LOGGER.info("modem %s: inbound %d: national sender %s read as %s (policy.home_region %s)", message.modem,
+                    message.id, message.sender, sender, rules.home_region)
     consent = contacts.consent_of(tx, sender) if textable else Consent.UNKNOWN
     plan = plan_inbound(rules, message.text, consent)
     intent = None if plan.intent is None else str(plan.intent)
@@ -38,25 +43,26 @@ def apply(tx: Tx, message: InboundMessage, rules: TrustRules) -> InboundMessage:
                     plan.keyword)
     if not textable:
         if plan.consent_to is not None or plan.reply is not None:
-            LOGGER.warning("modem %s: inbound %d: sender %r is not an international number; %s not applied",
-                           message.modem, message.id, sender, intent)
+            LOGGER.warning("modem %s: inbound %d: sender %r is not an international number%s; %s not applied",
+                           message.modem, message.id, sender,
+                           "" if rules.home_region else " (set policy.home_region to read national ones)", intent)
     elif plan.consent_to is not None:
         contacts.set_consent(tx, sender, plan.consent_to, "keyword", inbox_id=message.id,
                              detail={"keyword": plan.keyword, "language": plan.language, "modem": message.modem},
                              reply=plan.reply)
     elif plan.reply is not None:
-        _reply(tx, message, plan, rules)
+        _reply(tx, message, sender, plan, rules)
     if plan.webhook is not None and plan.keyword is not None:
         webhook_outbox.enqueue(tx, plan.webhook, routes.KEYWORD, routes.keyword_payload(plan.keyword, matched))
     return matched
 
 
-def _reply(tx: Tx, message: InboundMessage, plan: InboundPlan, rules: TrustRules) -> None:
+def _reply(tx: Tx, message: InboundMessage, number: str, plan: InboundPlan, rules: TrustRules) -> None:
     assert plan.reply is not None
     limit = rules.replies.per_number_per_hour
-    if plan.rate_limited_reply and contacts.replies_since(tx, message.sender, tx.now - contacts.REPLY_WINDOW) >= limit:
+    if plan.rate_limited_reply and contacts.replies_since(tx, number, tx.now - contacts.REPLY_WINDOW) >= limit:
         LOGGER.warning("modem %s: no %s reply to %s: already %d automatic replies this hour", message.modem,
-                       plan.reply_kind, message.sender, limit)
+                       plan.reply_kind, number, limit)
         return
-    contacts.enqueue_reply(tx, message.sender, plan.reply, key=f"inbound:{message.id}",
+    contacts.enqueue_reply(tx, number, plan.reply, key=f"inbound:{message.id}",
                            kind=plan.reply_kind or "reply")

@@ -25,9 +25,10 @@ from gatewayd.policy.send_policy import Consent
 from gatewayd.queue import access, contacts, events, inbox, keywords, outbox, parts, reports, retention, webhook_outbox
 from gatewayd.queue import check as checks
 from gatewayd.queue import reporting as page_queries
+from gatewayd.queue import waits as derived_waits
 from gatewayd.queue.access import StoredToken
 from gatewayd.queue.db import BUSY_TIMEOUT, Synchronous, open_database, read_transaction, rollback, translate
-from gatewayd.queue.errors import QueueError
+from gatewayd.queue.errors import DatabaseUnavailable, QueueError
 from gatewayd.queue.migrations import SCHEMA_VERSION, migrate, schema_version
 from gatewayd.queue.model import (
     CheckReport,
@@ -45,6 +46,8 @@ from gatewayd.queue.timefmt import from_stamp, to_stamp, utcnow
 from gatewayd.queue.tx import Tx
 from gatewayd.queue.webhook_outbox import WebhookDelivery
 from gatewayd.queue.worker import DbWorker, Outcome
+from gatewayd.queue.writable import WriteHealth
+from gatewayd.queue.writable import probe as probe_space
 from gatewayd.webhooks.routes import WebhookRoutes
 
 LOGGER = logging.getLogger(__name__)
@@ -97,6 +100,8 @@ class Queue:
             LOGGER.info("queue %s open (schema %d)", self.path, version)
             return db
 
+        self.write_health = WriteHealth(tracked=not read_only)
+        """Whether writes are stored (a full disk); see writable.py."""
         self._worker = DbWorker(f"queue-db:{self.path.name}", open_db, lambda db: db.close(),
                                 group_fn=self._run_writes)
 
@@ -142,8 +147,17 @@ class Queue:
     def _write(self, fn: Callable[[Tx], T]) -> T:
         """Run ``fn`` in a write transaction (possibly grouped with others: see worker.py); returns only
         after COMMIT. Raises what ``fn`` raised (nothing of it stored) or DatabaseUnavailable."""
-        result: T = self._worker.call(fn, groupable=True)
+        try:
+            result: T = self._worker.call(fn, groupable=True)
+        except DatabaseUnavailable as exc:
+            self.write_health.failed(exc)
+            raise
         return result
+
+    def probe_write(self) -> None:
+        """A write that needs space; clears ``write_health`` when stored (raises DatabaseUnavailable if not)."""
+        self._write(probe_space)
+        self.write_health.probe_succeeded()
 
     def _run_writes(self, db: Database, ops: list[Callable[[Tx], Any]]) -> list[Outcome]:
         """The worker's group function: ``ops`` in one transaction, each in its own savepoint, one COMMIT."""
@@ -197,7 +211,12 @@ class Queue:
 
     def enqueue_many(self, items: list[NewMessage]) -> list[tuple[Message, bool]]:
         """All or nothing, in one transaction (one fsync for the batch)."""
-        return self._write(lambda tx: outbox.enqueue_many(tx, items))
+        if not items or any(new.idempotency_key is not None for new in items):
+            return self._write(lambda tx: outbox.enqueue_many(tx, items))
+        # Validation and the answer in this thread; the database thread only inserts (outbox.PreparedBatch).
+        batch = outbox.prepare_batch(items, self._now())
+        first, stamp = self._write(lambda tx: (outbox.insert_batch(tx, batch), tx.stamp))
+        return outbox.stored_batch(batch, first, stamp)
 
     # -- the send path ----------------------------------------------------------------------------
 
@@ -274,6 +293,15 @@ class Queue:
 
     def expire_due(self) -> int:
         return self._write(outbox.expire_due)
+
+    def release_waits(self, reason: str) -> int:
+        """After a clock step: retry backoffs and policy holds -> 'queued', to be judged again (waits.py)."""
+        released = 0
+        while True:
+            batch = self._write(lambda tx: derived_waits.release_derived(tx, reason))
+            released += batch
+            if batch < derived_waits.RELEASE_BATCH:
+                return released
 
     def recover(self) -> dict[str, int]:
         """At start, before any claim: settle what a crash left in 'sending' (see outbox.recover)."""
@@ -359,6 +387,12 @@ class Queue:
 
     def operator_hash(self, username: str) -> str | None:
         return self._read(lambda tx: access.operator_hash(tx, username))
+
+    def list_operators(self) -> list[tuple[str, str, str]]:
+        return self._read(access.list_operators)
+
+    def remove_operator(self, username: str) -> bool:
+        return self._write(lambda tx: access.remove_operator(tx, username))
 
     def operator_count(self) -> int:
         return self._read(access.operator_count)

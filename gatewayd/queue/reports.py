@@ -2,8 +2,11 @@
 
 Matching: a report names only the modem's TP-MR (0-255, reused every 256 sends) and the recipient.
 So a part matches when it was sent by the same modem, with that MR, to the same number (digits
-compared: some networks drop the '+'), within ``MATCH_WINDOW``; the most recently sent wins. A
-report that matches nothing is stored unmatched, for the operator, never dropped.
+compared: some networks drop the '+'), within ``MATCH_WINDOW``; the most recently sent wins. Some
+networks give the recipient in national form ("07911123456" for +447911123456, "89161234567" for
++79161234567): failing an exact match, the last ``NATIONAL_TAIL`` digits are compared (a trunk prefix
+is at most two digits, and the modem and MR already narrow the candidates to a handful). A report
+that matches nothing is stored unmatched, for the operator, never dropped.
 
 Roll-up: a message is 'delivered' when every part is; 'failed' as soon as one part failed
 permanently (the recipient cannot read it whole). Pending reports (SC still trying) only update
@@ -27,15 +30,21 @@ LOGGER = logging.getLogger(__name__)
 MATCH_WINDOW = timedelta(days=7)
 """How long after a part was sent a report may still be matched to it (SMSCs keep trying ~2-3 days)."""
 
+NATIONAL_TAIL = 8
+"""Digits compared when a report's recipient is in national form: every mobile's national significant
+number has at least eight (and a national form drops at most the country code, adds a trunk prefix)."""
+
 _MATCH = """
 SELECT p.message_id, p.part
 FROM message_parts AS p INDEXED BY message_parts_reports
 JOIN messages AS m ON m.id = p.message_id
 WHERE p.modem = :modem AND p.mr = :mr AND p.sent_at >= :window_start
-  AND ltrim(m.recipient, '+') = :digits
+  AND {recipient}
 ORDER BY p.sent_at DESC
 LIMIT 1
 """
+_EXACT = _MATCH.format(recipient="ltrim(m.recipient, '+') = :digits")
+_TAIL = _MATCH.format(recipient="substr(m.recipient, -length(:digits)) = :digits")
 
 
 def _digits(number: str) -> str:
@@ -62,8 +71,12 @@ def record(tx: Tx, modem_id: str, report: SmsStatusReport, pdu: str) -> Message 
         LOGGER.debug("modem %s: status report for mr %d seen before", modem_id, report.message_reference)
         return None
     report_id = cursor.lastrowid
-    match = tx.one(_MATCH, {"modem": modem_id, "mr": report.message_reference, "digits": _digits(report.recipient),
-                            "window_start": to_stamp(tx.now - MATCH_WINDOW)})
+    digits = _digits(report.recipient)
+    params = {"modem": modem_id, "mr": report.message_reference, "digits": digits,
+              "window_start": to_stamp(tx.now - MATCH_WINDOW)}
+    match = tx.one(_EXACT, params)
+    if match is None and len(digits) >= NATIONAL_TAIL and not report.recipient.startswith("+"):
+        match = tx.one(_TAIL, {**params, "digits": digits[-NATIONAL_TAIL:]})
     if match is None:
         LOGGER.info("modem %s: status report for mr %d to %s matches no sent part; stored unmatched", modem_id,
                     report.message_reference, report.recipient)

@@ -5,10 +5,22 @@ parts, events and status reports), inbox messages (with their parts), and webhoo
 were delivered or given up (kept as long as messages). Contacts and the consent ledger are never
 purged: they are the operator's proof of consent. Age is measured from the
 message's last change (``updated_at``), so an 'unknown' message an operator retried yesterday stays.
+
+Ages are read off stamps, and a clock that was behind (a Pi without RTC before NTP) stamps rows older
+than they are: stepped forward by a year, it would have the next purge delete what it sent minutes ago.
+So each forward step on record (a ``clock_step`` system event, written by the dispatcher) extends every
+cutoff by its size for as long as the step itself is younger than the retention: the rows it made look
+old are then really that old. Rows stamped before the slow clock are kept that much longer: late, never
+early.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
+from gatewayd.queue.events import KIND_CLOCK_STEP
+from gatewayd.queue.timefmt import from_stamp, to_stamp
 from gatewayd.queue.tx import Tx
 
 PURGE_BATCH = 500
@@ -16,8 +28,22 @@ PURGE_BATCH = 500
 TABLES = ("messages", "message_parts", "events", "status_reports", "inbox", "inbox_parts", "webhook_deliveries")
 
 
+def step_allowance(tx: Tx, since: str) -> timedelta:
+    """The forward clock steps recorded at or after ``since``, added up."""
+    rows = tx.all("SELECT detail FROM events WHERE message_id IS NULL AND kind = ? AND at >= ?",
+                  (KIND_CLOCK_STEP, since))
+    seconds = sum(max(0.0, float(json.loads(row["detail"] or "{}").get("seconds", 0.0))) for row in rows)
+    return timedelta(seconds=seconds)
+
+
 def purge_batch(tx: Tx, *, messages_before: str, inbox_before: str, batch: int = PURGE_BATCH) -> dict[str, int]:
-    """Delete up to ``batch`` old messages and inbox rows; returns rows deleted per table (all 0: done)."""
+    """Delete up to ``batch`` old messages and inbox rows; returns rows deleted per table (all 0: done).
+
+    Both cutoffs move back by the forward clock steps recorded since ``messages_before`` (see above)."""
+    allowance = step_allowance(tx, messages_before)
+    if allowance:
+        messages_before = to_stamp(from_stamp(messages_before) - allowance)
+        inbox_before = to_stamp(from_stamp(inbox_before) - allowance)
     counts = dict.fromkeys(TABLES, 0)
     ids = [row[0] for row in tx.all(
         "SELECT id FROM messages INDEXED BY messages_purgeable"

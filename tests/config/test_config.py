@@ -21,6 +21,7 @@ from gatewayd.config import (
     EmulatorConfig,
     LoggingConfig,
     ModemConfig,
+    ReconnectConfig,
     RetentionConfig,
     ScanConfig,
     WebConfig,
@@ -42,12 +43,12 @@ def test_example_loads_and_documents_the_real_defaults() -> None:
     assert config.state_dir == EXAMPLE.parent
     assert config.modems == (ModemConfig(id="sim1", port="/dev/ttyUSB2"),)
     assert (config.web, config.api, config.dispatch, config.retention, config.scan, config.emulator,
-            config.logging) == (WebConfig(), ApiConfig(), DispatchConfig(), RetentionConfig(), ScanConfig(),
-                                EmulatorConfig(), LoggingConfig())
+            config.logging, config.reconnect) == (WebConfig(), ApiConfig(), DispatchConfig(), RetentionConfig(),
+                                                  ScanConfig(), EmulatorConfig(), LoggingConfig(), ReconnectConfig())
 
 
-@pytest.mark.parametrize("section", [WebConfig, ApiConfig, ModemConfig, DispatchConfig, RetentionConfig,
-                                     ScanConfig, EmulatorConfig, LoggingConfig, Config])
+@pytest.mark.parametrize("section", [WebConfig, ApiConfig, ModemConfig, DispatchConfig, ReconnectConfig,
+                                     RetentionConfig, ScanConfig, EmulatorConfig, LoggingConfig, Config])
 def test_example_mentions_every_key(section: type) -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     for field in dataclasses.fields(section):

@@ -188,7 +188,10 @@ def test_sticky_sender_keeps_a_recipient_on_one_modem(harness: Harness) -> None:
     assert len(set().union(*modems_per_recipient.values())) > 1  # and the load is still spread
 
 
-def test_a_failed_sent_mark_makes_the_message_unknown_never_resent(harness: Harness) -> None:
+def test_a_failed_sent_mark_is_recorded_late_never_resent(harness: Harness) -> None:
+    """The modem accepted the part (+CMGS: mr) but its record failed (a full disk): the dispatcher records
+    it as soon as the database takes writes again, rather than leaving a sent message unknown. (Killed
+    before that, recover() makes it unknown from the written mark: tests/faults/test_crash.py.)"""
     from gatewayd.queue.errors import DatabaseUnavailable
 
     gateway = harness.gateway(harness.modems(1))
@@ -204,9 +207,9 @@ def test_a_failed_sent_mark_makes_the_message_unknown_never_resent(harness: Harn
     gateway.queue.part_sent = part_sent_fails_once  # type: ignore[method-assign]
     message, _ = gateway.queue.enqueue(NewMessage(recipient="+447700900123", text="accepted, not recorded"))
     counts = harness.settle(gateway)
-    assert counts == {"unknown": 1}
+    assert counts in ({"sent": 1}, {"delivered": 1}), counts
     assert len(harness.emulator.sent()) == 1  # the modem sent it once; gatewayd did not send it again
-    assert gateway.queue.get(message.id).status == "unknown"  # type: ignore[union-attr]
+    assert [part.mr for part in gateway.queue.parts(message.id)] == [harness.emulator.sent()[0]["mr"]]
 
 
 def test_daily_cap_holds_across_a_restart(harness: Harness) -> None:

@@ -17,7 +17,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from prometheus_client.parser import text_string_to_metric_families
 
 from gatewayd.modem.pdu import plan_text
+from gatewayd.owner import Recovery
 from gatewayd.queue import NewMessage
 from tests.faults.cycles import settle, snapshot
 from tests.faults.invariants import Verdict, verify
@@ -114,18 +115,27 @@ def metric(samples: dict[MetricKey, float], name: str, **labels: str) -> float:
 
 
 def write_matrix_config(workdir: Path, links: list[str | None], *, identities: dict[int, str] | None = None,
-                        scan: list[str] | None = None, health_interval: int = 60) -> Path:
+                        scan: list[str] | None = None, health_interval: int = 60,
+                        pins: dict[int, str] | None = None, reconnect: Recovery | None = None) -> Path:
     """Like workload.write_config, plus an API token, a health interval, and modems bound by IMEI.
 
     ``links[i]`` None with ``identities[i]`` set: modem ``m{i}`` is found by its IMEI among ``scan``.
+    ``pins[i]``: the SIM PIN configured for ``m{i}``. ``reconnect``: the ``reconnect`` section.
     """
     identities = identities or {}
+    pins = pins or {}
     modems = ""
     for index, link in enumerate(links):
         where = f"    imei: \"{identities[index]}\"\n" if index in identities else f"    port: {link}\n"
         modems += (f"  - id: m{index}\n{where}"
-                   "    rate_per_minute: null\n"
+                   + (f"    pin: \"{pins[index]}\"\n" if index in pins else "")
+                   + "    rate_per_minute: null\n"
                    "    status_reports: true\n")
+    reconnect_section = "" if reconnect is None else (
+        "reconnect:\n"
+        f"  backoff: [{', '.join(f'{wait:g}s' for wait in reconnect.backoff)}]\n"
+        f"  quarantine_after: {reconnect.quarantine_after}\n"
+        f"  quarantine_probe_interval: {reconnect.probe_interval:g}s\n")
     scan_section = ("scan:\n  patterns:\n" + "".join(f"    - \"{p}\"\n" for p in scan)) if scan else ""
     config = workdir / "gatewayd.yaml"
     config.write_text(
@@ -133,6 +143,7 @@ def write_matrix_config(workdir: Path, links: list[str | None], *, identities: d
         f"state_dir: {workdir / 'state'}\n"
         f"modems:\n{modems}"
         f"{scan_section}"
+        f"{reconnect_section}"
         "web:\n"
         "  listen: \"127.0.0.1:0\"\n"
         "api:\n"
@@ -185,6 +196,12 @@ class Matrix:
     def modem_states(self) -> dict[str, dict[str, Any]]:
         """``/healthz``'s modem lines by modem id."""
         return {line["id"]: line for line in self.healthz().body["modems"]}
+
+    def api_modems(self) -> dict[str, dict[str, Any]]:
+        """``GET /api/v1/modems`` by modem id: the daemon's whole view of each modem (SIM state included)."""
+        answer = http("GET", self.url + "/api/v1/modems", headers=AUTH)
+        assert answer.status == 200, answer
+        return {item["id"]: item for item in answer.body["items"]}
 
     def metrics(self) -> dict[MetricKey, float]:
         answer = http("GET", self.url + "/metrics")
@@ -258,10 +275,12 @@ def _excused(violation: str, allowed: dict[int, str]) -> bool:
 
 @contextmanager
 def matrix(workdir: Path, messages: list[NewMessage], *, modems: int = 2, send_latency: float = 0.1,
-           configure: Callable[[EmulatorProcess, ControlClient], Path] | None = None) -> Iterator[Matrix]:
+           configure: Callable[[EmulatorProcess, ControlClient], Path] | None = None,
+           daemon_env: Mapping[str, str] | None = None) -> Iterator[Matrix]:
     """Emulator up, ``messages`` enqueued, daemon running and answering HTTP; all stopped at the end.
 
     ``configure`` writes the daemon's configuration (default: every modem by its pty link).
+    ``daemon_env``: extra environment of the daemon alone (not of the emulator).
     """
     with EmulatorProcess(workdir, modems=modems, send_latency=send_latency, control=True) as emulator:
         assert emulator.control_address is not None
@@ -270,7 +289,7 @@ def matrix(workdir: Path, messages: list[NewMessage], *, modems: int = 2, send_l
             config = (configure(emulator, control) if configure is not None
                       else write_matrix_config(workdir, list(emulator.links)))
             expected = enqueue(workdir / "gatewayd.db", messages) if messages else {}
-            daemon = DaemonProcess(workdir, config, workdir.name).start()
+            daemon = DaemonProcess(workdir, config, workdir.name, env=daemon_env).start()
             try:
                 daemon.wait_running()
                 found = URL_LINE.search((workdir / "daemon.stdout").read_text(encoding="utf-8"))

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -147,10 +148,12 @@ class EmulatorProcess:
 class DaemonProcess:
     """One run of ``gatewayd run -c CONFIG``; its output is appended to daemon.stdout / daemon.stderr."""
 
-    def __init__(self, workdir: Path, config: Path, label: str) -> None:
+    def __init__(self, workdir: Path, config: Path, label: str, *, env: Mapping[str, str] | None = None) -> None:
+        """``env``: variables set on top of the test's own (LD_PRELOAD of libfaketime, for one)."""
         self.workdir = workdir
         self.config = config
         self.label = label
+        self.env = dict(env or {})
         self._proc: subprocess.Popen[bytes] | None = None
         self._stdout: IO[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -166,7 +169,7 @@ class DaemonProcess:
             stream.flush()
         self._proc = subprocess.Popen([PYTHON, "-m", "gatewayd", "run", "-c", str(self.config)],
                                       stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
-                                      env=child_env(), start_new_session=True)
+                                      env={**child_env(), **self.env}, start_new_session=True)
         return self
 
     @property

@@ -11,7 +11,7 @@ message posted after the fault goes out), and that ``/healthz`` and ``/metrics``
 | ... back on the SAME device node           | M::test_modem_replugged_at_its_old_path_is_found_again               |
 | modem stops answering: timeout, resync,    | M::test_modem_that_stops_answering_is_resynced_and_recovers;         |
 |   recovery                                 |   D/test_send_path.py::test_hang_mid_send_marks_unknown_and_...      |
-| ... quarantine                             | NOT COVERED [1]                                                      |
+| ... quarantine (reconnect: configured)     | M::test_modem_that_keeps_failing_is_quarantined_probed_and_recovers  |
 | garbage bytes on the line                  | M::test_garbage_on_the_line_costs_nothing; S/test_framing.py;        |
 |                                            |   I/test_device.py::test_garbage_on_the_line_does_not_break_commands |
 | bursts of +CMS ERROR 500                   | M::test_burst_of_cms_500_is_retried_without_doubles;                 |
@@ -20,30 +20,34 @@ message posted after the fault goes out), and that ``/healthz`` and ``/metrics``
 |                                            |   D/test_send_path.py::test_a_bad_number_fails_alone                 |
 | registration lost                          | M::test_registration_lost_then_back; D/test_send_path.py::           |
 |                                            |   test_scheduled_health_checks_see_registration_lost_and_back        |
-| SIM PIN required: right PIN; wrong PIN,    | I/test_device.py::test_pin_entered_once,                             |
-|   no second attempt                        |   ::test_wrong_pin_is_never_retried_and_low_attempts_stop_us [2]     |
+| SIM PIN required: right PIN; wrong PIN,    | M::test_sim_pin_right_is_entered_wrong_is_tried_once_and_left_alone; |
+|   no second attempt                        |   I/test_device.py::test_pin_entered_once,                           |
+|                                            |   ::test_wrong_pin_is_never_retried_and_low_attempts_stop_us         |
 | SIM storage full on receive                | M::test_sim_storage_full_on_receive_loses_no_inbound                 |
 | unsolicited codes inside every response    | I/test_device.py::test_urc_inside_every_response; S/test_session.py  |
 | a +CDS split across reads                  | S/test_session.py::test_pdu_line_in_a_later_write_while_idle,        |
 |                                            |   ::test_cmt_pdu_in_a_later_write_inside_a_response                  |
-| status report for an unknown reference     | NOT COVERED [3]                                                      |
+| status report for an unknown reference     | M::test_status_report_for_an_unknown_reference_changes_no_message    |
 | database locked (503, nothing unstored     | M::test_database_locked_answers_503_and_loses_nothing;               |
 |   acknowledged)                            |   W/test_unavailable.py                                              |
-| disk full                                  | W/test_unavailable.py::test_read_only_database_is_503_with_retry_... |
-|                                            |   (NOT COVERED at daemon level [4])                                  |
+| disk full                                  | test_clock_and_disk.py::test_disk_full_answers_503_and_loses_nothing |
+|                                            |   [file_size_limit] (SQLITE_IOERR), [full_file_system] (SQLITE_FULL) |
+|                                            |   [4]; W/test_unwritable.py; W/test_unavailable.py                   |
 | SIGKILL at random points                   | C::test_sigkill_cycles_lose_nothing_and_double_nothing;              |
 |                                            |   bench/crash_cycles.py (>= 200 cycles)                              |
 | SIGTERM                                    | C::test_sigterm_during_traffic_exits_0_and_leaves_the_rest_queued    |
-| clock step (no RTC, NTP time late)         | NOT COVERED [5]                                                      |
+| clock step (no RTC, NTP time late)         | test_clock_and_disk.py::test_clock_stepped_forward_after_a_boot_...  |
+|                                            |   ::test_clock_stepped_back [5]; D/test_clock_step.py,               |
+|                                            |   D/test_ratelimit.py::test_daily_cap_counts_elapsed_time_across_... |
 
-[1] Five failed reconnects take ~18 s of backoff and a quarantined modem is probed every 300 s
-    (gatewayd/owner.py QUARANTINE_AFTER, QUARANTINE_PROBE_INTERVAL; the configuration cannot change them).
-[2] Not at daemon level: the emulator CLI takes one --pin for all its modems and has no control op
-    to change it, and the fault is at start-up, not mid-traffic.
-[3] The emulator's control port cannot inject a +CDS (deliver_pdu takes an SMS-DELIVER only).
-[4] Needs a size-limited file system (loop mount or tmpfs: root) under the daemon's database.
-[5] Stepping a daemon's clock needs libfaketime (not installed) or root (settimeofday); the emulator's
-    SMSC timestamps follow the host clock and have no offset control.
+[1]-[3] closed: the ``reconnect`` section makes quarantine take seconds; the emulator's control port sets a
+    SIM PIN per modem (op ``sim``) and sends status reports nobody asked for (op ``status_report``).
+[4] tests/faults/test_clock_and_disk.py: the running daemon's files may not grow (prlimit RLIMIT_FSIZE:
+    EFBIG, SQLITE_IOERR_WRITE) and, where the test may mount (root; skipped elsewhere), its database is on
+    a small tmpfs another file fills up (ENOSPC, SQLITE_FULL).
+[5] The same file: libfaketime (Debian package faketime) preloaded into the daemon alone steps its wall
+    clock, forward 400 days and back one hour; .ci/run installs it and sets GATEWAYD_REQUIRE_FAKETIME=1
+    (elsewhere the two tests skip without it). The emulator keeps the host's true clock.
 """
 
 from __future__ import annotations
@@ -53,9 +57,11 @@ import random
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gatewayd.owner import Recovery
 from gatewayd.queue import NewMessage
 from tests.faults.cycles import snapshot, write_lock
 from tests.faults.matrix_harness import ControlClient, Matrix, matrix, metric, write_matrix_config
@@ -72,6 +78,17 @@ HANG_LIMIT = 60.0
 modem deaf for the emulator's next user)."""
 EMU0 = "modem1"
 """The emulator's id for the daemon's m0 (the CLI names its modems modem1..N)."""
+EMU1 = "modem2"
+QUICK_RECOVERY = Recovery(backoff=(0.2,), quarantine_after=2, probe_interval=1.0)
+"""The configuration's ``reconnect`` section for the quarantine row: quarantined after two failed reopens
+0.2 s apart, then probed every second (the defaults take ~18 s to quarantine and probe every 5 min)."""
+QUARANTINE_SEEN = 5.0
+"""The pty's EIO, two failed reopens and the 0.2 s between them, with room to spare."""
+PROBE_SEEN = 5.0
+"""A probe a second, plus init, the first health check and sweep before READY."""
+RIGHT_PIN, WRONG_PIN = "2468", "1357"
+PIN_ATTEMPTS = 3
+"""A fresh emulated SIM's PIN attempts (gatewayd/emulator/sim.py)."""
 
 
 def _messages(count: int) -> list[NewMessage]:
@@ -199,6 +216,48 @@ def test_modem_that_stops_answering_is_resynced_and_recovers(tmp_path: Path) -> 
     assert verdict.violations == [], verdict.violations
 
 
+def test_modem_that_keeps_failing_is_quarantined_probed_and_recovers(tmp_path: Path) -> None:
+    """Row: quarantine. m0 is unplugged mid-traffic (its device node goes away, so every reopen fails):
+    with ``reconnect`` configured tight it is quarantined after two failed reopens and then probed once a
+    second; m1 carries the traffic meanwhile. Plugged back, the next probe finds it and it sends again.
+    """
+    def configure(emulator: EmulatorProcess, control: ControlClient) -> Path:
+        return write_matrix_config(tmp_path, list(emulator.links), reconnect=QUICK_RECOVERY)
+
+    with matrix(tmp_path, _messages(30), send_latency=0.1, configure=configure) as run:
+        number0, number1 = run.emulator.numbers
+        _wait_submits(run, number0, 2)
+        run.control("fault", modem=EMU0, kind="unplug")
+        quarantined = run.wait_state("m0", "quarantined", timeout=QUARANTINE_SEEN)
+        assert "not found" in quarantined["last_error"], quarantined
+        assert run.api_modems()["m0"]["state"] == "quarantined"
+        samples = run.metrics()
+        assert metric(samples, "gatewayd_modem_state", modem="m0", state="quarantined") == 1
+        failures = metric(samples, "gatewayd_modem_connect_failures_total", modem="m0")
+        assert failures >= QUICK_RECOVERY.quarantine_after, failures
+        assert run.healthz().status == 200, "m1 is still ready"
+        # Still probed (at the configured interval, not given up), and still failing: still quarantined.
+        run.wait_until(lambda: metric(run.metrics(), "gatewayd_modem_connect_failures_total", modem="m0")
+                       >= failures + 2, "two quarantine probes of m0", timeout=4 * QUICK_RECOVERY.probe_interval)
+        assert run.modem_states()["m0"]["state"] == "quarantined"
+        sent_by_m1 = _submits_from(run, number1)
+        run.post_accepted("while m0 is quarantined")
+        _wait_submits(run, number1, sent_by_m1 + 1)
+        run.control("reconnect", modem=EMU0)
+        run.wait_state("m0", "ready", timeout=PROBE_SEEN)
+        samples = run.metrics()
+        assert metric(samples, "gatewayd_modem_reconnects_total", modem="m0") == 1
+        assert metric(samples, "gatewayd_modem_state", modem="m0", state="quarantined") == 0
+        sent_by_m0 = _submits_from(run, number0)
+        for i in range(6):
+            run.post_accepted(f"after the quarantine {i}")
+        run.settle()
+        assert _submits_from(run, number0) > sent_by_m0, "m0 sent nothing after it recovered"
+        verdict = run.stop_and_verify(max_unknown=1)  # the part in the air when m0 was unplugged
+    assert verdict.violations == [], verdict.violations
+    assert verdict.statuses["sent"] + verdict.statuses["delivered"] >= len(run.expected) - 1, verdict.summary()
+
+
 def test_garbage_on_the_line_costs_nothing(tmp_path: Path) -> None:
     """Row: garbage bytes on the line, between and inside answers, while sends are in flight.
 
@@ -212,6 +271,12 @@ def test_garbage_on_the_line_costs_nothing(tmp_path: Path) -> None:
         for i in range(3):
             run.post_accepted(f"after the noise {i}")
         run.settle()
+        # Noise while m0 is idle (the queue has settled) is a stray line for sure; inside an answer it
+        # may be taken for the answer's own lines, so the bursts above need not have counted.
+        strays = metric(run.metrics(), "gatewayd_modem_stray_lines_total", modem="m0")
+        run.control("fault", modem=EMU0, kind="garbage", count=48)
+        run.wait_until(lambda: metric(run.metrics(), "gatewayd_modem_stray_lines_total", modem="m0") > strays,
+                       "the noise counted as stray lines of m0")
         samples = run.metrics()
         assert metric(samples, "gatewayd_modem_reconnects_total", modem="m0") == 0, run.explain()
         assert metric(samples, "gatewayd_modem_state", modem="m0", state="ready") == 1
@@ -289,6 +354,45 @@ def test_registration_lost_then_back(tmp_path: Path) -> None:
     assert verdict.statuses["sent"] + verdict.statuses["delivered"] == len(run.expected), verdict.summary()
 
 
+def test_sim_pin_right_is_entered_wrong_is_tried_once_and_left_alone(tmp_path: Path) -> None:
+    """Row: SIM PIN required. Both SIMs ask for a PIN: m0's configured PIN is right and m0 sends; m1's is
+    wrong. The SIM's own counter proves m1's PIN was tried exactly once (3 attempts, 2 left), and it stays
+    so while traffic flows: m1 is out of service ("failed", SIM "pin_wrong") and m0 carries everything.
+    """
+    def configure(emulator: EmulatorProcess, control: ControlClient) -> Path:
+        for target in (EMU0, EMU1):
+            assert control("sim", modem=target, pin=RIGHT_PIN)["pin_attempts"] == PIN_ATTEMPTS
+        return write_matrix_config(tmp_path, list(emulator.links), pins={0: RIGHT_PIN, 1: WRONG_PIN})
+
+    def sims() -> dict[str, dict[str, Any]]:
+        return {modem["id"]: modem for modem in run.control("status")["modems"]}
+
+    with matrix(tmp_path, _messages(16), send_latency=0.05, configure=configure) as run:
+        number0, number1 = run.emulator.numbers
+        failed = run.wait_state("m1", "failed")
+        assert "rejected the configured PIN" in failed["last_error"], failed
+        run.wait_state("m0", "ready")
+        modems = run.api_modems()
+        assert (modems["m0"]["state"], modems["m0"]["sim"]) == ("ready", "ready"), modems["m0"]
+        assert (modems["m1"]["state"], modems["m1"]["sim"]) == ("failed", "pin_wrong"), modems["m1"]
+        samples = run.metrics()
+        assert metric(samples, "gatewayd_modem_sim_state", modem="m1", state="pin_wrong") == 1
+        assert metric(samples, "gatewayd_modem_sim_state", modem="m0", state="ready") == 1
+        assert metric(samples, "gatewayd_modem_state", modem="m1", state="failed") == 1
+        assert metric(samples, "gatewayd_modem_connect_failures_total", modem="m1") == 1
+        assert (sims()[EMU1]["sim"], sims()[EMU1]["pin_attempts"]) == ("SIM PIN", PIN_ATTEMPTS - 1)
+        assert (sims()[EMU0]["sim"], sims()[EMU0]["pin_attempts"]) == ("READY", PIN_ATTEMPTS)
+        for i in range(3):
+            run.post_accepted(f"while m1 waits for a person {i}")
+        run.settle()
+        assert _submits_from(run, number1) == 0 and _submits_from(run, number0) > 0
+        assert run.healthz().status == 200
+        verdict = run.stop_and_verify(max_unknown=0)
+        assert sims()[EMU1]["pin_attempts"] == PIN_ATTEMPTS - 1, "the wrong PIN was tried again"
+    assert verdict.violations == [], verdict.violations
+    assert verdict.statuses["sent"] + verdict.statuses["delivered"] == len(run.expected), verdict.summary()
+
+
 def test_sim_storage_full_on_receive_loses_no_inbound(tmp_path: Path) -> None:
     """Row: SIM storage full on receive. While the modem is busy (wedged) the SIM fills up; the
     network holds the rest. Once it answers again every inbound message is stored exactly once."""
@@ -321,6 +425,57 @@ def test_sim_storage_full_on_receive_loses_no_inbound(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert texts == [f"inbound {index:03d}" for index in range(inbound)]
+
+
+def _message_rows(database: Path) -> list[tuple[Any, ...]]:
+    """Every message and part as the queue keeps them, plus the message events: what a report could change."""
+    conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return (conn.execute("SELECT id, status, attempts, last_error, updated_at FROM messages ORDER BY id").fetchall()
+                + conn.execute("SELECT message_id, part, state, mr, report_status, reported_at FROM message_parts"
+                               " ORDER BY message_id, part").fetchall()
+                + conn.execute("SELECT count(*) FROM events WHERE message_id IS NOT NULL").fetchall())
+    finally:
+        conn.close()
+
+
+def test_status_report_for_an_unknown_reference_changes_no_message(tmp_path: Path) -> None:
+    """Row: a status report for an unknown reference. The SMSC reports "delivered" to a recipient m0 did
+    send to, under a TP-MR m0 never used: the daemon stores it unmatched, logs and counts it, and changes
+    no message. It keeps serving, and the real report of a message sent afterwards still rolls it up.
+    """
+    with matrix(tmp_path, _messages(12), send_latency=0.05) as run:
+        number0 = run.emulator.numbers[0]
+        run.settle()
+        before = _message_rows(run.database)
+        samples = run.metrics()
+        stored = metric(samples, "gatewayd_modem_status_reports_total", modem="m0")
+        settled = metric(samples, "gatewayd_delivery_reports_total")
+        by_m0 = [record for record in run.control("sent")["messages"] if record["from"] == number0]
+        recipient = by_m0[0]["to"]
+        mr = max(set(range(256)) - {record["mr"] for record in by_m0})
+        run.control("status_report", modem=EMU0, mr=mr, recipient=recipient, status=0)
+        run.wait_until(lambda: metric(run.metrics(), "gatewayd_modem_status_reports_total", modem="m0") > stored,
+                       "the unknown report stored")
+        assert _message_rows(run.database) == before, "a report that matches nothing changed a message"
+        assert metric(run.metrics(), "gatewayd_delivery_reports_total") == settled
+        conn = sqlite3.connect(f"{run.database.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            unmatched = conn.execute("SELECT modem, recipient, status FROM status_reports WHERE mr = ? AND"
+                                     " message_id IS NULL", (mr,)).fetchall()
+        finally:
+            conn.close()
+        assert unmatched == [("m0", recipient, 0)]
+        assert f"status report for mr {mr} to {recipient} matches no sent part" in run.daemon.log_text()
+        assert run.healthz().status == 200
+        after = run.post_accepted("after the unknown report")
+        run.wait_until(lambda: snapshot(run.database).statuses.get("delivered", 0) == len(run.expected),
+                       f"message {after} delivered by its own report")
+        assert metric(run.metrics(), "gatewayd_delivery_reports_total") == settled + 1
+        run.settle()
+        verdict = run.stop_and_verify(max_unknown=0)
+    assert verdict.violations == [], verdict.violations
+    assert verdict.statuses["delivered"] == len(run.expected), verdict.summary()
 
 
 def test_database_locked_answers_503_and_loses_nothing(tmp_path: Path) -> None:

@@ -6,6 +6,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from gatewayd.queue import NewMessage, Queue
 from tests.queue.conftest import LONG_TEXT, MODEM, Clock, send_all
 
@@ -67,3 +70,24 @@ def test_since_is_exact_even_after_a_clock_step_back(queue: Queue, clock: Clock)
     assert [m.id for m in queue.list_messages(since=start - timedelta(hours=3))] == [first.id, second.id]
     assert queue.list_messages(since=start + timedelta(hours=1)) == []
     assert [m.id for m in queue.list_messages(since=start - timedelta(hours=3), client="")] == [first.id, second.id]
+
+
+_TEXTS = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+_METADATA = st.none() | st.dictionaries(st.text(max_size=5), st.text(max_size=10) | st.integers(-10**6, 10**6),
+                                        max_size=3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_TEXTS, _METADATA), min_size=1, max_size=8))
+def test_any_text_and_metadata_are_stored_exactly(queue: Queue, batch: list[tuple[str, dict | None]]) -> None:
+    """Including NUL and other control characters (SQLite's JSON functions would cut a text at NUL)."""
+    items = [NewMessage("+447911123456", text, metadata=metadata) for text, metadata in batch]
+    answered = queue.enqueue_many(items)
+    stored = [queue.get(message.id) for message, _ in answered]
+    assert [(m.text, m.metadata) for m in stored] == [(text, meta) for text, meta in batch]  # type: ignore[union-attr]
+    assert [m for m, _ in answered] == stored
+
+
+def test_a_text_with_nul_is_stored_whole(queue: Queue) -> None:
+    answered = queue.enqueue_many([NewMessage("+447911123456", "a\x00b"), NewMessage("+447911123457", "plain")])
+    assert [queue.get(m.id).text for m, _ in answered] == ["a\x00b", "plain"]  # type: ignore[union-attr]

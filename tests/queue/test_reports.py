@@ -54,6 +54,19 @@ def test_report_without_plus_matches_by_digits(queue: Queue, clock: Clock) -> No
     assert changed is not None and changed.id == mid
 
 
+def test_report_in_national_form_matches_by_the_national_number(queue: Queue, clock: Clock) -> None:
+    mid = _sent(queue, first_mr=31, recipient="+447911123456")
+    changed = queue.record_status_report(MODEM, report(31, "07911123456", DELIVERED, clock.now), "p")
+    assert changed is not None and changed.id == mid and changed.status == Status.DELIVERED
+
+
+def test_a_national_form_of_another_number_does_not_match(queue: Queue, clock: Clock) -> None:
+    mid = _sent(queue, first_mr=32, recipient="+447911123456")
+    assert queue.record_status_report(MODEM, report(32, "07911654321", DELIVERED, clock.now), "p") is None
+    assert queue.record_status_report(MODEM, report(32, "+17911123456", DELIVERED, clock.now), "q") is None
+    assert queue.get(mid).status == Status.SENT  # type: ignore[union-attr]
+
+
 def test_unmatched_reports_are_stored_not_applied(queue: Queue, clock: Clock, db_path: Path) -> None:
     mid = _sent(queue, first_mr=40)
     assert queue.record_status_report(MODEM, report(99, RECIPIENT, DELIVERED, clock.now), "a") is None

@@ -369,3 +369,43 @@ def test_consent_survives_reopening_the_database(open_queue: Callable[..., Queue
     assert second.claim(MODEM) is None
     assert status(second, later) == Status.SUPPRESSED
     assert last_reason(second, later) == "recipient opted out of marketing"
+
+
+def test_a_national_sender_opts_out_when_the_home_region_is_known(open_queue: Callable[..., Queue],
+                                                                  clock: Clock) -> None:
+    clock.now = DAYTIME
+    queue = open_queue(rules=TrustRules(replies=RULES.replies, home_region="GB"))
+    opt_in(queue)
+    queued = marketing(queue)
+    stop_from(queue, "STOP", sender="07911123456")  # as some networks deliver it: national digits
+    assert queue.list_inbound()[-1].sender == "07911123456"  # stored as received
+    contact = queue.contact(NUMBER)
+    assert contact is not None and contact.marketing == "opted_out"
+    assert status(queue, queued) == Status.SUPPRESSED
+    confirmations = [m for m in queue.list_messages(recipient=NUMBER) if m.client == "gatewayd"]
+    assert [m.text for m in confirmations] == ["Unsubscribed. Reply START to rejoin."]
+
+
+def test_without_a_home_region_a_national_sender_changes_nothing(trusted: Queue) -> None:
+    opt_in(trusted)
+    queued = marketing(trusted)
+    stop_from(trusted, "STOP", sender="07911123456")
+    assert trusted.list_inbound()[-1].intent == "opt_out"  # matched and kept for the operator...
+    contact = trusted.contact(NUMBER)
+    assert contact is not None and contact.marketing == "opted_in"  # ...but no number to key it by
+    assert status(trusted, queued) == Status.QUEUED
+
+
+@pytest.mark.parametrize(("sender", "region", "expected"), [
+    ("+447911123456", None, "+447911123456"),
+    ("+447911123456", "DE", "+447911123456"),
+    ("07911123456", "GB", "+447911123456"),
+    ("07911123456", None, None),
+    ("BANK", "GB", None),
+    ("12345", "GB", None),  # a short code: not a number of the region
+    ("٠٧٩١١١٢٣٤٥٦", "GB", None),  # non-ASCII digits are not read as a number
+])
+def test_sender_number(sender: str, region: str | None, expected: str | None) -> None:
+    from gatewayd.numbers import sender_number
+
+    assert sender_number(sender, region) == expected

@@ -18,6 +18,7 @@ from gatewayd.config import parse_config
 from gatewayd.owner import ModemSnapshot
 from gatewayd.queue import NewMessage, Queue, Status
 from tests.web.conftest import (
+    AUTH,
     OPERATOR,
     OPERATOR_PASSWORD,
     clock,
@@ -143,6 +144,17 @@ def test_a_new_password_signs_out_the_sessions_made_with_the_old_one(page_client
     assert sign_in(page_client, password="a brand new password").status_code == 303
 
 
+def test_the_api_neither_reads_nor_sets_the_session_cookie(page_client: FlaskClient) -> None:
+    """A signed-in browser's cookie is no credential for /api/v1 (bearer tokens only), and API answers
+    carry no cookie."""
+    assert page_client.get("/").status_code == 200  # the client now holds a valid session cookie
+    answer = page_client.get("/api/v1/modems")
+    assert answer.status_code == 401 and "Set-Cookie" not in answer.headers
+    answer = page_client.get("/api/v1/modems", headers=AUTH)
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+    assert page_client.get("/").status_code == 200  # and the page session is untouched
+
+
 def test_removing_an_operator_ends_their_session(page_client: FlaskClient, queue: Queue) -> None:
     assert page_client.get("/").status_code == 200
     assert queue.remove_operator(OPERATOR) is True
@@ -200,7 +212,7 @@ def test_the_token_changes_at_sign_in(client: FlaskClient, operator: str) -> Non
 
 
 def test_the_bearer_api_needs_no_csrf_token(client: FlaskClient) -> None:
-    from tests.web.conftest import AUTH, VALID
+    from tests.web.conftest import VALID
 
     assert client.post("/api/v1/messages", json=VALID, headers=AUTH).status_code == 202
 
