@@ -235,8 +235,10 @@ class Daemon:
         self.log = log
         self.spawned = time.monotonic()
         with log.open("w") as stream:
+            # MALLOC_ARENA_MAX as systemd/gatewayd.service sets it: the RSS figures are the deployed ones.
             self.proc = subprocess.Popen([sys.executable, "-m", "gatewayd", "run", "-c", str(config)],
-                                         stdout=subprocess.DEVNULL, stderr=stream)
+                                         stdout=subprocess.DEVNULL, stderr=stream,
+                                         env={**os.environ, "MALLOC_ARENA_MAX": "2"})
 
     def ready_modems(self) -> int:
         return self.log.read_text().count(": ready")

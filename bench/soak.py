@@ -54,6 +54,9 @@ from tests.faults.invariants import verify
 from tests.faults.processes import DaemonProcess, ProcessError
 from tests.faults.workload import Expected, make_messages
 
+UNIT_ENV = {"MALLOC_ARENA_MAX": "2"}
+"""The environment systemd/gatewayd.service gives the daemon, so footprint figures are the deployed ones."""
+
 LOGGER = logging.getLogger("bench.soak")
 
 SAMPLE_EVERY = 10.0
@@ -271,7 +274,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     emulator = ControlledEmulator(workdir, modems=args.modems, send_latency=args.latency).start()
     try:
         config = write_config(workdir, emulator.links)
-        daemon = DaemonProcess(workdir, config, "soak").start()
+        daemon = DaemonProcess(workdir, config, "soak", env=UNIT_ENV).start()
         try:
             daemon.wait_running()
             wait_ready(daemon, args.modems)

@@ -15,9 +15,11 @@ class InvalidNumber(ValueError):
     """The text is not a valid phone number; the message says why in one line."""
 
 
-NORMALISE_CACHE = 65536
+NORMALISE_CACHE = 4096
 """Numbers remembered by normalise(): lists are sent to again and again, and a validity check costs
-50-100 µs (phonenumbers matches the number against its region's patterns); an entry is ~200 bytes."""
+50-100 µs (phonenumbers matches the number against its region's patterns). An entry keeps ~300 bytes
+(the argument, the result, the cache's links): 4096 are ~1.2 MB, 65536 would be ~20 MB, beyond the
+daemon's whole budget; past the cache a number costs its 50-100 µs again, small beside a send."""
 
 
 def normalise(number: str, *, default_region: str | None = None) -> str:
