@@ -192,6 +192,18 @@ class _Job:
     future: Future[Any]
 
 
+def _another_device(seen: dict[str, str | None], imei: str | None, iccid: str | None) -> str | None:
+    """What differs when a port comes back with another modem or SIM than the one this id was using,
+    or None. A pty or ttyUSB number freed by an unplug is soon given to another device; a modem id's
+    reference counter, daily caps and pinned multipart messages (same SIM, same sender number) belong to
+    the modem and SIM seen first, so another one is refused rather than silently taken for it."""
+    for key, now in (("imei", imei), ("iccid", iccid)):
+        before = seen.get(key)
+        if before and now and before != now:
+            return f"{key.upper()} {now} where {before} was"
+    return None
+
+
 class ModemOwner:
     """Runs one modem on its own thread; other threads hand it jobs and read its snapshot."""
 
@@ -299,6 +311,13 @@ class ModemOwner:
             self._session = None
             raise
         self.snapshot.sim = SimStatus.READY  # initialise() returns only with the SIM unlocked
+        changed = _another_device(self.snapshot.identity, identity.imei, identity.iccid)
+        if changed is not None:
+            modem.close()
+            session.close()
+            self._session = None
+            raise PortError(spec.port or self.snapshot.port or spec.modem_id, f"{changed}: not the modem "
+                            f"{spec.modem_id} was using; restart gatewayd to take it as {spec.modem_id}")
         self.snapshot.identity = {
             "manufacturer": identity.manufacturer, "model": identity.model, "revision": identity.revision,
             "imei": identity.imei, "imsi": identity.imsi, "iccid": identity.iccid,

@@ -56,3 +56,33 @@ def test_owner_follows_the_modem_to_its_new_port(tmp_path: Path) -> None:
         finally:
             gateway.stop()
         assert [r["text"] for r in emulator.sent()] == ["before the reset", "after the reset"]
+
+
+def test_a_port_that_comes_back_with_another_modem_is_refused(tmp_path: Path) -> None:
+    """A modem configured by port: after an unplug its node (here a symlink) leads to another modem, as
+    a freed ttyUSB or pty number is given to the next device. That modem is not taken for the first."""
+    with Emulator(log_path=str(tmp_path / "smsc.jsonl")) as emulator:
+        first = emulator.add_modem(number="+15550000001", modem_id="first", imei="356938035643809")
+        other = emulator.add_modem(number="+15550000002", modem_id="other", imei="490154203237518")
+        port = tmp_path / "ttyUSB0"
+        os.symlink(first.device_path, port)
+        spec = ModemSpec(modem_id="sim1", port=str(port), settings=ModemSettings(send_timeout=2.0))
+        gateway = Gateway(GatewayPlan(database=tmp_path / "q.db", state_dir=tmp_path / "state",
+                                      modems=[ModemPlan(spec=spec)]))
+        gateway.start()
+        try:
+            owner = gateway.owners["sim1"]
+            assert owner.ready.wait(READY), owner.snapshot.last_error
+            emulator.fault("first", "disconnect")
+            wait_until(lambda: not owner.ready.is_set(), timeout=READY, what="the owner to notice the unplug")
+            port.unlink()
+            os.symlink(other.device_path, port)
+            wait_until(lambda: "IMEI 490154203237518 where 356938035643809 was" in (owner.snapshot.last_error or ""),
+                       timeout=READY, what="the owner to refuse the other modem")
+            assert owner.snapshot.state is not ModemState.READY
+            assert owner.snapshot.identity["imei"] == "356938035643809"
+            message, _ = gateway.queue.enqueue(NewMessage(recipient="+447700900001", text="not from the other"))
+            assert gateway.queue.get(message.id).status == "queued"  # type: ignore[union-attr]
+        finally:
+            gateway.stop()
+        assert emulator.sent() == []
