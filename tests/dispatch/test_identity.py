@@ -16,6 +16,13 @@ from tests.dispatch.conftest import wait_until
 READY = 20.0
 
 
+def _one_modem_gateway(tmp_path: Path, spec: ModemSpec) -> Gateway:
+    gateway = Gateway(GatewayPlan(database=tmp_path / "q.db", state_dir=tmp_path / "state",
+                                  modems=[ModemPlan(spec=spec)]))
+    gateway.start()
+    return gateway
+
+
 def test_owner_follows_the_modem_to_its_new_port(tmp_path: Path) -> None:
     dev = tmp_path / "dev"
     dev.mkdir()
@@ -26,9 +33,7 @@ def test_owner_follows_the_modem_to_its_new_port(tmp_path: Path) -> None:
         locate = discovery.locator([str(dev / "ttyUSB*")], held=lambda _wanted: set(), timeout=1.0)(wanted)
         spec = ModemSpec(modem_id="sim1", port="", identity=wanted, locate=locate,
                          settings=ModemSettings(send_timeout=2.0))
-        gateway = Gateway(GatewayPlan(database=tmp_path / "q.db", state_dir=tmp_path / "state",
-                                      modems=[ModemPlan(spec=spec)]))
-        gateway.start()
+        gateway = _one_modem_gateway(tmp_path, spec)
         try:
             owner = gateway.owners["sim1"]
             assert owner.ready.wait(READY), owner.snapshot.last_error
@@ -67,9 +72,7 @@ def test_a_port_that_comes_back_with_another_modem_is_refused(tmp_path: Path) ->
         port = tmp_path / "ttyUSB0"
         os.symlink(first.device_path, port)
         spec = ModemSpec(modem_id="sim1", port=str(port), settings=ModemSettings(send_timeout=2.0))
-        gateway = Gateway(GatewayPlan(database=tmp_path / "q.db", state_dir=tmp_path / "state",
-                                      modems=[ModemPlan(spec=spec)]))
-        gateway.start()
+        gateway = _one_modem_gateway(tmp_path, spec)
         try:
             owner = gateway.owners["sim1"]
             assert owner.ready.wait(READY), owner.snapshot.last_error
